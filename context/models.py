@@ -1,0 +1,1 @@
+"""Models of the context area: none yet (see the issue that builds this area)."""

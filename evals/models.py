@@ -1,0 +1,1 @@
+"""Models of the evals area: none yet (see the issue that builds this area)."""

@@ -1,0 +1,56 @@
+from rest_framework import serializers
+
+from genai_po.models import ApiToken, Membership, Organization
+from genai_po.roles import Role
+from governance.models import AuditEvent
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name"]
+
+
+class TokenInfoSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["name", "prefix", "scopes", "created_at", "expires_at", "last_used_at"]
+
+
+class MeSerializer(serializers.Serializer):
+    organization = OrganizationSerializer()
+    token = TokenInfoSerializer()
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "full_name", "role", "expertise_tags", "created_at"]
+        read_only_fields = ["id", "email", "full_name", "expertise_tags", "created_at"]
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "seq",
+            "created_at",
+            "actor_label",
+            "actor_role",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "request_id",
+            "ip",
+            "prev_hash",
+            "hash",
+        ]

@@ -1,0 +1,18 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from genai_po.api import views
+from genai_po.api.errors import api_not_found
+
+router = SimpleRouter(trailing_slash=True)
+router.register("members", views.MemberViewSet, basename="member")
+router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="api-me"),
+    *router.urls,
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
+]

@@ -1,0 +1,27 @@
+"""What every page's shell needs: the current organization and the switcher."""
+
+from genai_po.models import Membership
+from genai_po.roles import Action, role_can
+
+
+def workspace(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def my_memberships():
+        # A user's own memberships span organizations by design: the switcher lists them.
+        return list(
+            Membership.objects.across_orgs()
+            .filter(user=user)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
+
+    role = getattr(request, "role", None)
+    return {
+        "org_perms": {a.value: role_can(role, a) for a in Action} if role else {},
+        "current_org": getattr(request, "organization", None),
+        "current_membership": getattr(request, "membership", None),
+        "my_memberships": my_memberships,
+    }

@@ -1,0 +1,47 @@
+"""Reads of governance data, organization first."""
+
+from datetime import datetime, time
+
+from django.utils import timezone
+
+from genai_po.models import Organization
+from governance.models import AuditEvent
+
+
+def audit_events_filtered(
+    *,
+    organization: Organization,
+    action: str = "",
+    actor: str = "",
+    object_type: str = "",
+    since=None,
+    until=None,
+):
+    """Audit events of one organization, newest first, narrowed by the page's filters."""
+    events = AuditEvent.objects.for_org(organization).order_by("-seq")
+    if action:
+        events = events.filter(action=action)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    if object_type:
+        events = events.filter(object_type=object_type)
+    if since:
+        events = events.filter(
+            created_at__gte=timezone.make_aware(datetime.combine(since, time.min))
+        )
+    if until:
+        events = events.filter(
+            created_at__lte=timezone.make_aware(datetime.combine(until, time.max))
+        )
+    return events
+
+
+def audit_filter_choices(*, organization: Organization) -> dict[str, list[str]]:
+    """Distinct actions and object types, for the filter drop-downs."""
+    events = AuditEvent.objects.for_org(organization)
+    return {
+        "actions": list(events.order_by("action").values_list("action", flat=True).distinct()),
+        "object_types": list(
+            events.order_by("object_type").values_list("object_type", flat=True).distinct()
+        ),
+    }

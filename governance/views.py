@@ -1,0 +1,114 @@
+"""Governance pages: the area's home and the audit trail."""
+
+import csv
+
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+
+from genai_po.base_views import OrgView
+from genai_po.forms import AuditFilterForm
+from genai_po.roles import Action, role_can
+from governance.audit import audit_created_at
+from governance.selectors import audit_events_filtered, audit_filter_choices
+
+CSV_COLUMNS = [
+    "seq",
+    "created_at",
+    "actor_label",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "request_id",
+    "ip",
+    "prev_hash",
+    "hash",
+]
+
+
+class GovernanceHomeView(OrgView):
+    permission = Action.VIEW
+
+    def get(self, request):
+        return render(
+            request,
+            "governance/index.html",
+            {
+                "can_view_audit": role_can(request.role, Action.VIEW_AUDIT),
+            },
+        )
+
+
+def _filtered_events(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = audit_events_filtered(organization=request.organization, **filters)
+    return form, events
+
+
+class AuditListView(OrgView):
+    permission = Action.VIEW_AUDIT
+
+    def get(self, request):
+        form, events = _filtered_events(request)
+        page = Paginator(events, 50).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "governance/audit.html",
+            {
+                "form": form,
+                "page": page,
+                "choices": audit_filter_choices(organization=request.organization),
+                "query": query.urlencode(),
+            },
+        )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class AuditExportView(OrgView):
+    permission = Action.VIEW_AUDIT
+
+    def get(self, request):
+        _, events = _filtered_events(request)
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(CSV_COLUMNS)
+            for e in events.iterator(chunk_size=2000):
+                yield writer.writerow(
+                    [
+                        e.seq,
+                        audit_created_at(e.created_at),
+                        _cell(e.actor_label),
+                        e.actor_role,
+                        e.action,
+                        e.object_type,
+                        e.object_id,
+                        _cell(e.before),
+                        _cell(e.after),
+                        e.request_id,
+                        e.ip or "",
+                        e.prev_hash,
+                        e.hash,
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        filename = f"audit-{request.organization.slug}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+def _cell(value) -> str:
+    """CSV cell safe from spreadsheet formula injection."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
