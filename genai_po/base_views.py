@@ -20,9 +20,16 @@ _FINAL = ("dispatch", "setup")
 
 
 class OrgView(View):
-    """Base of organization pages. Set `permission` to an Action, or a dict by HTTP method."""
+    """Base of organization pages.
+
+    `permission`: an Action, or a dict by HTTP method.
+    `scoped_objects`: URL keyword -> model; each is looked up in the organization
+    before anything else (so another organization's id is 404 on every method) and
+    handed to the handler under the same keyword, as the object.
+    """
 
     permission: Action | dict[str, Action] | None = None
+    scoped_objects: dict[str, type] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -51,6 +58,11 @@ class OrgView(View):
         request.actor = Actor.for_member(
             user=request.user, organization=organization, role=membership.role, request=request
         )
+        undeclared = set(kwargs) - set(self.scoped_objects)
+        if undeclared:
+            raise TypeError(f"{type(self).__name__}: declare {undeclared} in scoped_objects.")
+        for keyword, model in self.scoped_objects.items():
+            kwargs[keyword] = self.get_scoped_or_404(model, pk=kwargs[keyword])
         action = self.required_action(request.method)
         if action is not None and not role_can(membership.role, action):
             raise PermissionDenied(f"Your role does not allow this: {action.label.lower()}.")

@@ -241,6 +241,7 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
     EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "GenAI PO Workspace <no-reply@localhost>")
 # Links in emails sent by workers, which have no request to build them from.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

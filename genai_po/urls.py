@@ -16,21 +16,23 @@ org_patterns = [
     path("settings/", views.OrgSettingsView.as_view(), name="org_settings"),
     path("settings/members/", views.MembersView.as_view(), name="members"),
     path(
-        "settings/members/<int:member_id>/role/", views.MemberRoleView.as_view(), name="member_role"
+        "settings/members/<int:membership>/role/",
+        views.MemberRoleView.as_view(),
+        name="member_role",
     ),
     path(
-        "settings/members/<int:member_id>/remove/",
+        "settings/members/<int:membership>/remove/",
         views.MemberRemoveView.as_view(),
         name="member_remove",
     ),
     path(
-        "settings/invitations/<int:invitation_id>/revoke/",
+        "settings/invitations/<int:invitation>/revoke/",
         views.InvitationRevokeView.as_view(),
         name="invitation_revoke",
     ),
     path("settings/tokens/", views.ApiTokensView.as_view(), name="api_tokens"),
     path(
-        "settings/tokens/<int:token_id>/revoke/",
+        "settings/tokens/<int:token>/revoke/",
         views.ApiTokenRevokeView.as_view(),
         name="api_token_revoke",
     ),

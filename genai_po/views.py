@@ -244,9 +244,9 @@ class MembersView(OrgView):
 
 class MemberRoleView(OrgView):
     permission = {"POST": Action.MANAGE_MEMBERS}
+    scoped_objects = {"membership": Membership}
 
-    def post(self, request, member_id: int):
-        membership = self.get_scoped_or_404(Membership, pk=member_id)
+    def post(self, request, membership: Membership):
         form = RoleForm(request.POST, actor_role=request.role)
         if not form.is_valid():
             messages.error(request, "Choose a role you are allowed to give.")
@@ -265,9 +265,9 @@ class MemberRoleView(OrgView):
 
 class MemberRemoveView(OrgView):
     permission = {"POST": Action.MANAGE_MEMBERS}
+    scoped_objects = {"membership": Membership}
 
-    def post(self, request, member_id: int):
-        membership = self.get_scoped_or_404(Membership, pk=member_id)
+    def post(self, request, membership: Membership):
         email = membership.user.email
         try:
             services.membership_remove(actor=request.actor, membership=membership)
@@ -279,9 +279,9 @@ class MemberRemoveView(OrgView):
 
 class InvitationRevokeView(OrgView):
     permission = {"POST": Action.MANAGE_MEMBERS}
+    scoped_objects = {"invitation": Invitation}
 
-    def post(self, request, invitation_id: int):
-        invitation = self.get_scoped_or_404(Invitation, pk=invitation_id)
+    def post(self, request, invitation: Invitation):
         try:
             services.invitation_revoke(actor=request.actor, invitation=invitation)
             messages.success(request, f"The invitation to {invitation.email} was revoked.")
@@ -364,9 +364,9 @@ class ApiTokensView(OrgView):
 
 class ApiTokenRevokeView(OrgView):
     permission = {"POST": Action.MANAGE_TOKENS}
+    scoped_objects = {"token": ApiToken}
 
-    def post(self, request, token_id: int):
-        token = self.get_scoped_or_404(ApiToken, pk=token_id)
+    def post(self, request, token: ApiToken):
         try:
             services.api_token_revoke(actor=request.actor, token=token)
             messages.success(request, f"Token {token.name} was revoked; it stops working now.")

@@ -71,8 +71,6 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSco
     model = AuditEvent
     serializer_class = AuditEventSerializer
     scopes = {"list": Scope.ADMIN, "retrieve": Scope.ADMIN}
-    lookup_field = "seq"
-    lookup_value_regex = r"\d+"
 
     def scope_queryset(self, queryset):
         params = self.request.query_params

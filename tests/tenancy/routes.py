@@ -1,0 +1,124 @@
+"""What the isolation harness knows about routes: how to make an object for each URL
+parameter, and which routes are not organization-scoped (and why).
+
+A new route fails the harness until it is described here, so isolation is tested
+for it from its first commit.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from genai_po.actors import Actor
+from governance.audit import audit_record
+from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
+
+
+def _audit_event(org):
+    return audit_record(
+        actor=Actor.system(organization=org, label="isolation-harness"),
+        action="harness.probe",
+        object_type="harness",
+        object_id="1",
+        after={"org": org.slug},
+    )
+
+
+@dataclass(frozen=True)
+class ObjectMaker:
+    """Creates one object of an organization and names the value a URL uses for it."""
+
+    make: Any  # (organization) -> model instance
+    url_value: Any = lambda obj: obj.pk  # noqa: E731 - a small default
+
+    def __call__(self, org) -> tuple[Any, Any]:
+        obj = self.make(org)
+        return obj, self.url_value(obj)
+
+
+# Browser routes: URL keyword -> how to make the object it names.
+BROWSER_OBJECTS: dict[str, ObjectMaker] = {
+    "membership": ObjectMaker(lambda org: MembershipFactory(organization=org)),
+    "invitation": ObjectMaker(lambda org: InvitationFactory(organization=org)),
+    "token": ObjectMaker(lambda org: ApiTokenFactory(organization=org)),
+}
+
+# API routes: OpenAPI path -> how to make the object its parameter names, and how
+# to recognize that object in a list response (field, value).
+API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
+    "/api/v1/members/{id}/": (
+        ObjectMaker(lambda org: MembershipFactory(organization=org)),
+        lambda obj: ("id", obj.pk),
+    ),
+    "/api/v1/audit-events/{id}/": (
+        ObjectMaker(_audit_event),
+        lambda event: ("hash", event.hash),
+    ),
+}
+
+# Routes outside /o/<org_slug>/ that read or write no tenant data by themselves.
+GLOBAL_ROUTES = {
+    "home": "redirects to one of the user's own organizations",
+    "login": "account",
+    "logout": "account",
+    "signup": "account",
+    "account_security": "the user's own sessions",
+    "password_change": "account",
+    "password_change_done": "account",
+    "password_reset": "account",
+    "password_reset_done": "account",
+    "password_reset_confirm": "account",
+    "password_reset_complete": "account",
+    "org_list": "lists the user's own memberships only",
+    "org_create": "creates a new organization",
+    "invitation_accept": "guarded by a signed single-use link, tested in test_invitations",
+}
+# Routes under /api/v1/ that are not resources.
+API_NON_RESOURCES = {
+    "api-schema": "the OpenAPI document, public",
+    "api-docs": "Swagger UI, public",
+    "api-not-found": "catch-all JSON 404",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    template: str  # "o/<slug:org_slug>/settings/members/<int:member_id>/role/"
+    kwargs: tuple[str, ...]
+    namespace: str
+
+
+def all_routes() -> list[Route]:
+    """Every URL pattern of the project, flattened from the resolver."""
+    found: list[Route] = []
+
+    def walk(patterns, prefix: str, namespace: str):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = p.namespace or namespace
+                walk(p.url_patterns, prefix + str(p.pattern), ns)
+            elif isinstance(p, URLPattern):
+                template = prefix + str(p.pattern)
+                converters = {**getattr(p.pattern, "converters", {})}
+                names = _kwarg_names(template) or tuple(converters)
+                found.append(Route(p.name or "", template, names, namespace))
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+def _kwarg_names(template: str) -> tuple[str, ...]:
+    import re
+
+    return tuple(m.group(2) for m in re.finditer(r"<(?:(\w+):)?(\w+)>", template)) + tuple(
+        m.group(1) for m in re.finditer(r"\(\?P<(\w+)>", template)
+    )
+
+
+def build_path(route: Route, values: dict[str, Any]) -> str:
+    import re
+
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), route.template)
+    return "/" + path.lstrip("^").rstrip("$")
