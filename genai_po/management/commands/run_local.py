@@ -15,7 +15,8 @@ from django.core.management.base import BaseCommand
 
 from genai_po.demo import DEMO_DOMAIN, DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERS
 
-HOST, PORT = "127.0.0.1", 8000
+HOST = "127.0.0.1"  # embedded mode never listens beyond this machine
+PORT = int(os.environ.get("GENAI_PO_PORT", "8000"))
 
 
 def processes() -> list[tuple[str, list[str]]]:

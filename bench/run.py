@@ -1,0 +1,78 @@
+"""`make bench`: figures for the closing notes, measured in one run.
+
+Startup: time from a clean clone to the first page served by `make run`, first run
+(empty virtual environment and an empty uv cache, so every package is downloaded)
+and second run (everything installed and migrated).
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+URL = f"http://127.0.0.1:{PORT}/accounts/login/"
+
+
+def _serves() -> bool:
+    try:
+        with urllib.request.urlopen(URL, timeout=1) as response:  # noqa: S310 - loopback only
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def time_make_run(workdir: Path, env: dict, timeout: float = 600) -> float:
+    """Seconds from `make run` to the first page served; then stops it with Ctrl-C."""
+    log = open(workdir / f"make-run-{time.time_ns()}.log", "w")  # noqa: SIM115
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        ["make", "run"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        while time.monotonic() - start < timeout:
+            if _serves():
+                return time.monotonic() - start
+            if proc.poll() is not None:
+                raise RuntimeError(f"make run exited early; see {log.name}")
+            time.sleep(0.1)
+        raise RuntimeError(f"no page after {timeout} s; see {log.name}")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does in a terminal
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def bench_startup() -> None:
+    if _serves():
+        sys.exit(f"Something already answers on port {PORT}; set BENCH_PORT.")
+    tmp = Path(tempfile.mkdtemp(prefix="genai-po-bench-"))
+    try:
+        clone = tmp / "clone"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CELERY_"))},
+            "GENAI_PO_PORT": str(PORT),
+            "UV_CACHE_DIR": str(tmp / "uv-cache"),  # empty: the first run downloads everything
+        }
+        env.pop("CACHE_URL", None)
+        first = time_make_run(clone, env)
+        second = time_make_run(clone, env)
+        print(f"make run, clean clone to first page: first run {first:.1f} s "
+              f"(empty venv and uv cache), second run {second:.1f} s")  # fmt: skip
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    bench_startup()
