@@ -31,7 +31,7 @@ def processes() -> list[tuple[str, list[str]]]:
                 "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
         ),
-        ("web", [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]),
+        ("web", [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload", "--skip-checks"]),
     ]  # fmt: skip
 
 
