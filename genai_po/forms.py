@@ -65,7 +65,9 @@ class SignInForm(AuthenticationForm):
             if email:
                 throttle.signin_failed(email=email, ip=ip)
             raise
-        throttle.signin_succeeded(email=email)
+        # Only a real sign-in resets the counter (an empty password authenticates nobody).
+        if self.get_user() is not None:
+            throttle.signin_succeeded(email=email)
         return data
 
 

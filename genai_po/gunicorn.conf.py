@@ -7,7 +7,7 @@ Everything can be tuned by environment; the defaults suit a small team on 2 core
 import os
 
 # Inside the container; docker-compose.yml publishes the port on 127.0.0.1 only.
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Sync workers: measured faster than more workers on 2 cores (TOOLCHAIN.md).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "sync"

@@ -43,10 +43,10 @@ if PRODUCTION:
     problems = []
     if DEBUG:
         problems.append("DEBUG must be off (unset DEBUG or set DEBUG=false)")
-    if len(SECRET_KEY) < 50:
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
-    if not ALLOWED_HOSTS:
-        problems.append("ALLOWED_HOSTS must list the host names the app is served on")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the host names the app is served on (not '*')")
     if problems:
         raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems) + ".")
 elif not SECRET_KEY:
@@ -82,8 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "genai_po.middleware.SessionLifetimeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "genai_po.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -218,7 +218,9 @@ USE_TZ = True
 # --- Static files: vendored and pinned under static/, served by WhiteNoise.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -31,7 +31,10 @@ def processes() -> list[tuple[str, list[str]]]:
                 "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
         ),
-        ("web", [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload", "--skip-checks"]),
+        (
+            "web",
+            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload", "--skip-checks"],
+        ),
     ]  # fmt: skip
 
 
