@@ -2,7 +2,9 @@
 
 from django.utils import timezone
 
+from genai_po.actors import Actor
 from genai_po.models import Invitation, Membership, Organization, User
+from genai_po.roles import Action, Role
 
 
 def memberships_of_user(*, user: User) -> list[Membership]:
@@ -26,3 +28,22 @@ def invitations_pending(*, organization: Organization) -> list[Invitation]:
         .select_related("invited_by")
         .order_by("-created_at")
     )
+
+
+def members_editable_by(*, organization: Organization, members, actor: Actor) -> set[int]:
+    """Ids of the listed memberships whose role the actor may change or remove.
+
+    Not the actor's own row (they leave from General), not an owner unless the actor
+    may manage owners, and never the last owner.
+    """
+    if not actor.can(Action.MANAGE_MEMBERS):
+        return set()
+    owners = Membership.objects.for_org(organization).filter(role=Role.OWNER).count()
+    editable = set()
+    for m in members:
+        if actor.user is not None and m.user_id == actor.user.pk:
+            continue
+        if m.role == Role.OWNER and (not actor.can(Action.MANAGE_OWNERS) or owners <= 1):
+            continue
+        editable.add(m.pk)
+    return editable

@@ -64,10 +64,11 @@ def sign_up(request):
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         request.session[SIGNED_IN_AT] = int(time.time())
-        messages.success(request, "Welcome! Create an organization or accept an invitation.")
         next_url = request.GET.get("next", "")
         if next_url.startswith("/invitations/"):
+            messages.success(request, "Welcome! Accept the invitation below.")
             return redirect(next_url)
+        messages.success(request, "Welcome! Create an organization or accept an invitation.")
         return redirect("org_create")
     return render(request, "accounts/signup.html", {"form": form})
 
@@ -225,10 +226,14 @@ class MembersView(OrgView):
             request.GET.get("page")
         )
         can_manage = role_can(request.role, Action.MANAGE_MEMBERS)
+        editable_ids = selectors.members_editable_by(
+            organization=org, members=page.object_list, actor=request.actor
+        )
         return render(
             request,
             "genai_po/members.html",
             {
+                "editable_ids": editable_ids,
                 "page": page,
                 "invite_form": form,
                 "can_manage": can_manage,
