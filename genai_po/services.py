@@ -41,15 +41,18 @@ def organization_create(*, user: User, name: str, slug: str = "", request=None) 
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Give the organization a name."})
+    if len(name) > 120:
+        raise ValidationError({"name": "Keep the name under 120 characters."})
+    if slug and (slug in RESERVED_SLUGS or slugify(slug) != slug):
+        raise ValidationError({"slug": "Use lower-case letters, digits and hyphens."})
     with transaction.atomic():
-        if slug:
-            if slug in RESERVED_SLUGS or slugify(slug) != slug:
-                raise ValidationError({"slug": "Use lower-case letters, digits and hyphens."})
-            if Organization.objects.filter(slug=slug).exists():
-                raise ValidationError({"slug": "This address is taken."})
-        org = Organization.objects.create(
-            name=name, slug=slug or _unique_slug(name), created_by=user
-        )
+        try:
+            with transaction.atomic():  # savepoint: the slug may be taken concurrently
+                org = Organization.objects.create(
+                    name=name, slug=slug or _unique_slug(name), created_by=user
+                )
+        except IntegrityError as exc:
+            raise ValidationError({"slug": "This address is taken."}) from exc
         membership = Membership.objects.create(organization=org, user=user, role=Role.OWNER)
         actor = Actor.for_member(user=user, organization=org, role=Role.OWNER, request=request)
         audit_record(
