@@ -23,15 +23,23 @@ class AuditEvent(OrgScopedModel):
 
     seq = models.PositiveBigIntegerField()
     created_at = models.DateTimeField()
+    # Events are never rewritten, not even when their actor is deleted: no SET_NULL,
+    # no database constraint; actor_label keeps who it was.
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_token = models.ForeignKey(
-        "genai_po.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "genai_po.ApiToken",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=254)
     actor_role = models.CharField(max_length=20)

@@ -1,6 +1,7 @@
 """Governance pages: the area's home and the audit trail."""
 
 import csv
+import json
 
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
@@ -93,8 +94,8 @@ class AuditExportView(OrgView):
                         e.action,
                         e.object_type,
                         e.object_id,
-                        _cell(e.before),
-                        _cell(e.after),
+                        _cell(_json(e.before)),
+                        _cell(_json(e.after)),
                         e.request_id,
                         e.ip or "",
                         e.prev_hash,
@@ -112,3 +113,7 @@ def _cell(value) -> str:
     """CSV cell safe from spreadsheet formula injection."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _json(value) -> str:
+    return "" if value is None else json.dumps(value, sort_keys=True)
