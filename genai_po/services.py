@@ -206,6 +206,14 @@ def invitation_create(*, actor: Actor, email: str, role: str) -> Invitation:
         raise ValidationError({"role": f"Unknown role {role!r}."})
     if role == Role.OWNER:
         actor.require(Action.MANAGE_OWNERS)
+    # Serialize invitations per organization so two quick submissions can't both pass
+    # the "already pending" check below.
+    with transaction.atomic():
+        Organization.objects.select_for_update().only("id").get(pk=org.pk)
+        return _invitation_create_locked(actor=actor, org=org, email=email, role=role)
+
+
+def _invitation_create_locked(*, actor: Actor, org: Organization, email: str, role: str):
     if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member."})
     now = timezone.now()
@@ -344,9 +352,12 @@ def api_token_create(
         raise ValidationError({"scopes": "Choose at least one scope."})
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 32 bytes = 256 random bits
+    # A public part (shown as the prefix, to recognize the token) and a secret part of
+    # 32 random bytes = 256 bits that is never shown again.
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(6) + secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
+            _revoke_expired_named(actor=actor, name=name)
             token = ApiToken.objects.create(
                 organization=actor.organization,
                 name=name,
@@ -370,6 +381,23 @@ def api_token_create(
     except IntegrityError as exc:
         raise ValidationError({"name": f"An active token is already named {name!r}."}) from exc
     return token, raw
+
+
+def _revoke_expired_named(*, actor: Actor, name: str) -> None:
+    """An expired token gives its name up to its replacement (revoked, audited)."""
+    expired = ApiToken.objects.for_org(actor.organization).filter(
+        name=name, revoked_at__isnull=True, expires_at__lte=timezone.now()
+    )
+    for token in expired:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action="api_token.revoke",
+            obj=token,
+            before={"status": "expired"},
+            after={"status": "revoked", "reason": "replaced by a new token of the same name"},
+        )
 
 
 def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:

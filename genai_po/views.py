@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
 from genai_po import selectors, services
@@ -355,8 +356,10 @@ class ApiTokensView(OrgView):
             except ValidationError as exc:
                 _errors_into_form(form, exc)
             else:
-                # Shown once, in this response only; never stored or logged.
-                return self._render(request, ApiTokenForm(), new_token=raw, new_name=token.name)
+                # Shown once, in this response only; never stored, logged or cached.
+                response = self._render(request, ApiTokenForm(), new_token=raw, new_name=token.name)
+                patch_cache_control(response, no_store=True, private=True)
+                return response
         return self._render(request, form, status=400)
 
     def _render(self, request, form, status=200, **extra):

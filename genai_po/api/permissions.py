@@ -1,28 +1,39 @@
-"""Token scopes: each API view says which scope each of its actions needs."""
+"""Token scopes, through the one definition of what each scope allows (actors.SCOPE_ACTIONS).
+
+Each API view says which Action each of its actions needs, in the vocabulary of the
+role matrix; the token may act if one of its scopes allows that Action.
+"""
 
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from genai_po.actors import SCOPE_ACTIONS, Actor
 from genai_po.models import ApiToken
-from genai_po.roles import Scope
+from genai_po.roles import Action
 
 
-def required_scope(view, request) -> str | None:
-    """`view.scopes` maps an action (or HTTP method) to a scope; default read / write."""
-    scopes = getattr(view, "scopes", {})
+def required_action(view, request) -> Action | None:
+    """`view.actions` maps a viewset action (or HTTP method) to an Action; None = any token.
+
+    Undeclared: reading needs VIEW, writing needs EDIT_PRODUCT.
+    """
+    declared = getattr(view, "actions", {})
     action = getattr(view, "action", None)
-    if action in scopes:
-        return scopes[action]
-    if request.method in scopes:
-        return scopes[request.method]
-    return Scope.READ if request.method in SAFE_METHODS else Scope.WRITE
+    if action in declared:
+        return declared[action]
+    if request.method in declared:
+        return declared[request.method]
+    return Action.VIEW if request.method in SAFE_METHODS else Action.EDIT_PRODUCT
 
 
 class HasTokenScope(BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.auth, ApiToken):
             raise NotAuthenticated("Send an API token: 'Authorization: Bearer <token>'.")
-        scope = required_scope(view, request)
-        if scope is not None and scope not in request.auth.scopes:
-            raise PermissionDenied(f"This token lacks the '{scope}' scope.")
-        return True
+        action = required_action(view, request)
+        if action is None or Actor.for_token(token=request.auth).can(action):
+            return True
+        granting = [f"'{s.value}'" for s, allowed in SCOPE_ACTIONS.items() if action in allowed]
+        if len(granting) == 1:
+            raise PermissionDenied(f"This token lacks the {granting[0]} scope.")
+        raise PermissionDenied(f"This token lacks one of the scopes {', '.join(granting)}.")

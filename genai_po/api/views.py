@@ -15,14 +15,14 @@ from genai_po.api.serializers import (
     MeSerializer,
 )
 from genai_po.models import Membership
-from genai_po.roles import Scope
+from genai_po.roles import Action
 from governance.models import AuditEvent
 
 
 class MeView(APIView):
     """The token's organization and scopes. Any valid token may ask."""
 
-    scopes = {"GET": None}
+    actions = {"GET": None}
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
@@ -37,7 +37,7 @@ class MemberViewSet(
 
     model = Membership
     serializer_class = MemberSerializer
-    scopes = {"partial_update": Scope.ADMIN, "destroy": Scope.ADMIN}
+    actions = {"partial_update": Action.MANAGE_MEMBERS, "destroy": Action.MANAGE_MEMBERS}
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     def scope_queryset(self, queryset):
@@ -70,7 +70,7 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSco
 
     model = AuditEvent
     serializer_class = AuditEventSerializer
-    scopes = {"list": Scope.ADMIN, "retrieve": Scope.ADMIN}
+    actions = {"list": Action.VIEW_AUDIT, "retrieve": Action.VIEW_AUDIT}
 
     def scope_queryset(self, queryset):
         params = self.request.query_params
