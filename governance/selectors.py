@@ -2,9 +2,11 @@
 
 from datetime import datetime, time
 
+from django.apps import apps
 from django.utils import timezone
 
 from genai_po.models import Organization
+from genai_po.roles import Role
 from governance.models import AuditEvent
 
 
@@ -45,3 +47,34 @@ def audit_filter_choices(*, organization: Organization) -> dict[str, list[str]]:
             events.order_by("object_type").values_list("object_type", flat=True).distinct()
         ),
     }
+
+
+def _object_label(object_type: str, object_id: str) -> str:
+    try:
+        name = apps.get_model(object_type)._meta.verbose_name
+    except (LookupError, ValueError):
+        name = object_type
+    return f"{str(name)[:1].upper()}{str(name)[1:]} #{object_id}" if object_id else str(name)
+
+
+def _changes(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return " · ".join(f"{key}: {value[key]}" for key in sorted(value))
+    return str(value)
+
+
+def audit_event_rows(events) -> list[dict]:
+    """Events shaped for the audit page: readable role, object and changes."""
+    roles = dict(Role.choices)
+    return [
+        {
+            "event": e,
+            "role": roles.get(e.actor_role, e.actor_role.replace("_", " ").capitalize()),
+            "object": _object_label(e.object_type, e.object_id),
+            "before": _changes(e.before),
+            "after": _changes(e.after),
+        }
+        for e in events
+    ]

@@ -11,7 +11,7 @@ from genai_po.base_views import OrgView
 from genai_po.forms import AuditFilterForm
 from genai_po.roles import Action, role_can
 from governance.audit import audit_created_at
-from governance.selectors import audit_events_filtered, audit_filter_choices
+from governance.selectors import audit_event_rows, audit_events_filtered, audit_filter_choices
 
 CSV_COLUMNS = [
     "seq",
@@ -64,6 +64,8 @@ class AuditListView(OrgView):
             {
                 "form": form,
                 "page": page,
+                "rows": audit_event_rows(page.object_list),
+                "filtered": bool(form.is_bound and any(form.data.get(f) for f in form.fields)),
                 "choices": audit_filter_choices(organization=request.organization),
                 "query": query.urlencode(),
             },

@@ -147,11 +147,11 @@ def test_owner_switches_orgs_invites_and_finds_it_in_the_audit_trail(
         str(created.seq),
         DATE_TIME,
         OWNER_EMAIL,
-        "owner",
+        "Owner",
         "invitation.create",
-        f"genai_po.invitation {invitation.pk}",
+        f"Invitation #{invitation.pk}",
         "",
-        str(created.after),
+        f"email: {NEWHIRE} · expires_at: {created.after['expires_at']} · role: engineer",
         "127.0.0.1",
     ]
     # Newest first: the invitation, then the token created before the journey.

@@ -963,3 +963,22 @@ def test_api_needs_the_admin_scope(org_a, token_factory, scopes):
 
 def test_api_without_a_token_is_401(client):
     assert client.get("/api/v1/audit-events/").status_code == 401
+
+
+def test_audit_page_says_no_events_yet_or_no_match(client, org_b, member_factory):
+    owner = member_factory(org_b, "owner")
+    client.force_login(owner.user)
+    assert "No events yet." in client.get(f"/o/{org_b.slug}/governance/audit/").content.decode()
+    html = client.get(f"/o/{org_b.slug}/governance/audit/?action=nothing.like.this").content
+    assert "No events match these filters." in html.decode()
+
+
+def test_audit_page_shows_readable_roles_objects_and_changes(client, org_a, member_factory):
+    owner = member_factory(org_a, "owner")
+    target = member_factory(org_a, "viewer")
+    client.force_login(owner.user)
+    client.post(f"/o/{org_a.slug}/settings/members/{target.pk}/role/", {"role": "engineer"})
+    html = client.get(f"/o/{org_a.slug}/governance/audit/").content.decode()
+    assert f"Membership #{target.pk}" in html
+    assert "<td>Owner</td>" in html
+    assert f"role: engineer · user: {target.user.email}" in html
