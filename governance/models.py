@@ -55,6 +55,12 @@ class AuditEvent(OrgScopedModel):
 
     objects = OrgScopedManager.from_queryset(AuditEventQuerySet)()
 
+    # What the page, the CSV export and the API show of an event, in this order.
+    PUBLIC_FIELDS = (
+        "seq", "created_at", "actor_label", "actor_role", "action", "object_type",
+        "object_id", "before", "after", "request_id", "ip", "prev_hash", "hash",
+    )  # fmt: skip
+
     class Meta:
         ordering = ["-seq"]
         constraints = [

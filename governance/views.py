@@ -11,23 +11,10 @@ from genai_po.base_views import OrgView
 from genai_po.forms import AuditFilterForm
 from genai_po.roles import Action, role_can
 from governance.audit import audit_created_at
+from governance.models import AuditEvent
 from governance.selectors import audit_event_rows, audit_events_filtered, audit_filter_choices
 
-CSV_COLUMNS = [
-    "seq",
-    "created_at",
-    "actor_label",
-    "actor_role",
-    "action",
-    "object_type",
-    "object_id",
-    "before",
-    "after",
-    "request_id",
-    "ip",
-    "prev_hash",
-    "hash",
-]
+CSV_COLUMNS = list(AuditEvent.PUBLIC_FIELDS)
 
 
 class GovernanceHomeView(OrgView):

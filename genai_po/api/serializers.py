@@ -39,19 +39,4 @@ class MemberRoleSerializer(serializers.Serializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "seq",
-            "created_at",
-            "actor_label",
-            "actor_role",
-            "action",
-            "object_type",
-            "object_id",
-            "before",
-            "after",
-            "request_id",
-            "ip",
-            "prev_hash",
-            "hash",
-        ]
+        fields = ["id", *AuditEvent.PUBLIC_FIELDS]
