@@ -6,6 +6,8 @@ exist), and checks the role against the permission matrix. Subclasses declare
 what they need; they cannot replace the resolution.
 """
 
+from dataclasses import dataclass
+
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -19,17 +21,28 @@ from genai_po.roles import Action, role_can
 _FINAL = ("dispatch", "setup")
 
 
+@dataclass(frozen=True)
+class Scoped:
+    """How a URL keyword names an object: its model, the field the URL holds, and the
+    keyword of the object it must belong to (e.g. a requirement of that use case)."""
+
+    model: type
+    field: str = "pk"
+    parent: str | None = None
+
+
 class OrgView(View):
     """Base of organization pages.
 
     `permission`: an Action, or a dict by HTTP method.
-    `scoped_objects`: URL keyword -> model; each is looked up in the organization
-    before anything else (so another organization's id is 404 on every method) and
-    handed to the handler under the same keyword, as the object.
+    `scoped_objects`: URL keyword -> model (or Scoped); each is looked up in the
+    organization, in declaration order, before anything else (so another
+    organization's id is 404 on every method) and handed to the handler under the
+    same keyword, as the object.
     """
 
     permission: Action | dict[str, Action] | None = None
-    scoped_objects: dict[str, type] = {}
+    scoped_objects: dict[str, "type | Scoped"] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -61,8 +74,12 @@ class OrgView(View):
         undeclared = set(kwargs) - set(self.scoped_objects)
         if undeclared:
             raise TypeError(f"{type(self).__name__}: declare {undeclared} in scoped_objects.")
-        for keyword, model in self.scoped_objects.items():
-            kwargs[keyword] = self.get_scoped_or_404(model, pk=kwargs[keyword])
+        for keyword, spec in self.scoped_objects.items():
+            spec = spec if isinstance(spec, Scoped) else Scoped(spec)
+            lookup = {spec.field: kwargs[keyword]}
+            if spec.parent:
+                lookup[spec.parent] = kwargs[spec.parent]
+            kwargs[keyword] = self.get_scoped_or_404(spec.model, **lookup)
         action = self.required_action(request.method)
         if action is not None and not role_can(membership.role, action):
             raise PermissionDenied(f"Your role does not allow this: {action.label.lower()}.")

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from genai_po.actors import Actor
 from governance.audit import audit_record
 from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
+from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 
 
 def _audit_event(org):
@@ -42,6 +43,16 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "membership": ObjectMaker(lambda org: MembershipFactory(organization=org)),
     "invitation": ObjectMaker(lambda org: InvitationFactory(organization=org)),
     "token": ObjectMaker(lambda org: ApiTokenFactory(organization=org)),
+    # Use cases are addressed by their number (UC-<n>) in the browser.
+    "use_case": ObjectMaker(lambda org: UseCaseFactory(organization=org), lambda uc: uc.number),
+    "requirement": ObjectMaker(
+        lambda org: RequirementFactory(use_case=UseCaseFactory(organization=org))
+    ),
+    "verification": ObjectMaker(
+        lambda org: VerificationFactory(
+            requirement=RequirementFactory(use_case=UseCaseFactory(organization=org))
+        )
+    ),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how

@@ -1,0 +1,166 @@
+"""Reads of the use-case area, organization first."""
+
+import difflib
+from dataclasses import dataclass, field
+
+from django.db.models import F, Prefetch, Q, Window
+from django.db.models.functions import Rank
+
+from genai_po.models import Organization
+from usecases.models import (
+    PRD_SECTIONS,
+    Prd,
+    PrdVersion,
+    Requirement,
+    RequirementVerification,
+    UseCase,
+    VerificationKind,
+)
+
+SORTS = {
+    "rank": ("-priority_score", "number"),
+    "key": ("number",),
+    "title": ("title", "number"),
+    "stage": ("stage", "number"),
+    "risk": ("risk_tier", "number"),
+    "users": ("-user_count", "number"),
+    "updated": ("-updated_at",),
+}
+
+
+def use_cases_filtered(
+    *,
+    organization: Organization,
+    stage: str = "",
+    owner: int | None = None,
+    status: str = "",
+    risk_tier: str = "",
+    q: str = "",
+    archived: bool = False,
+    sort: str = "rank",
+):
+    """Use cases of one organization with their rank among the organization's ranked ones."""
+    use_cases = UseCase.objects.for_org(organization).select_related("owner")
+    use_cases = use_cases.filter(archived_at__isnull=not archived)
+    if stage:
+        use_cases = use_cases.filter(stage=stage)
+    if owner:
+        use_cases = use_cases.filter(owner_id=owner)
+    if status:
+        use_cases = use_cases.filter(status=status)
+    if risk_tier:
+        use_cases = use_cases.filter(risk_tier=risk_tier)
+    if q:
+        use_cases = use_cases.filter(
+            Q(title__icontains=q) | Q(problem__icontains=q) | Q(department__icontains=q)
+        )
+    use_cases = use_cases.annotate(
+        rank=Window(Rank(), order_by=F("priority_score").desc(nulls_last=True))
+    )
+    return use_cases.order_by(*SORTS.get(sort, SORTS["rank"]))
+
+
+def use_case_rank(*, use_case: UseCase) -> tuple[int | None, int]:
+    """(rank, number ranked) among the organization's active, scored use cases."""
+    ranked = UseCase.objects.for_org(use_case.organization_id).filter(
+        archived_at__isnull=True, priority_score__isnull=False
+    )
+    total = ranked.count()
+    if use_case.priority_score is None or use_case.archived_at:
+        return None, total
+    return ranked.filter(priority_score__gt=use_case.priority_score).count() + 1, total
+
+
+@dataclass
+class Readiness:
+    """ "If a behavior cannot be tested, monitored, or reviewed by an owner, it is not ready."""
+
+    requirement_count: int = 0
+    launch_blocking_count: int = 0
+    unverified: list = field(default_factory=list)  # (requirement, [reasons])
+
+    @property
+    def ready(self) -> bool:
+        return self.requirement_count > 0 and not self.unverified
+
+
+def requirements_of(*, use_case: UseCase):
+    return (
+        Requirement.objects.for_org(use_case.organization_id)
+        .filter(use_case=use_case)
+        .select_related("owner")
+        .prefetch_related(
+            Prefetch(
+                "verifications",
+                queryset=RequirementVerification.objects.for_org(
+                    use_case.organization_id
+                ).select_related("owner"),
+            )
+        )
+        .order_by("position", "number")
+    )
+
+
+def readiness_of(*, use_case: UseCase, requirements=None) -> Readiness:
+    requirements = list(requirements if requirements is not None else requirements_of(
+        use_case=use_case))  # fmt: skip
+    result = Readiness(requirement_count=len(requirements))
+    for r in requirements:
+        if not r.launch_blocking or r.status == "retired":
+            continue
+        result.launch_blocking_count += 1
+        reasons = []
+        if r.owner_id is None:
+            reasons.append("no owner")
+        verifications = list(r.verifications.all())
+        if not verifications:
+            reasons.append("no verification")
+        elif any(
+            v.kind == VerificationKind.HUMAN_REVIEW and v.owner_id is None for v in verifications
+        ):
+            reasons.append("a human review has no owner")
+        if reasons:
+            result.unverified.append((r, reasons))
+    return result
+
+
+def prd_of(*, use_case: UseCase) -> Prd | None:
+    return Prd.objects.for_org(use_case.organization_id).filter(use_case=use_case).first()
+
+
+def prd_versions(*, prd: Prd):
+    return PrdVersion.objects.for_org(prd.organization_id).filter(prd=prd).order_by("-number")
+
+
+def _requirement_lines(requirements: list[dict]) -> list[str]:
+    lines = []
+    for r in requirements:
+        flags = ["launch-blocking"] if r.get("launch_blocking") else []
+        lines.append(
+            f"{r['key']} [{r['type']}; {r['verification_method']}; {r['status']}"
+            f"{'; ' + ', '.join(flags) if flags else ''}; owner {r.get('owner') or '-'}] "
+            f"{r['statement']}"
+        )
+    return lines
+
+
+def prd_diff(*, old: PrdVersion, new: PrdVersion) -> list[dict]:
+    """Section by section (and the requirement list), the lines removed and added."""
+    parts = []
+    for key, label in [*PRD_SECTIONS, ("requirements", "Requirements")]:
+        if key == "requirements":
+            a = _requirement_lines(old.content.get("requirements", []))
+            b = _requirement_lines(new.content.get("requirements", []))
+        else:
+            a = old.content.get("sections", {}).get(key, "").splitlines()
+            b = new.content.get("sections", {}).get(key, "").splitlines()
+        if a == b:
+            continue
+        lines = []
+        for line in difflib.ndiff(a, b):
+            if line.startswith("? "):
+                continue
+            kind = {"- ": "removed", "+ ": "added"}.get(line[:2], "same")
+            lines.append({"kind": kind, "text": line[2:]})
+        parts.append({"key": key, "label": label, "lines": lines})
+    return parts
