@@ -71,4 +71,10 @@ def seed_organizations(ctx: DemoContext) -> None:
         )
 
 
-SEEDERS = [seed_organizations]
+def _use_cases(ctx: DemoContext) -> None:
+    from usecases.demo import seed_use_cases
+
+    seed_use_cases(ctx)
+
+
+SEEDERS = [seed_organizations, _use_cases]
