@@ -309,6 +309,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "UseCaseStatusEnum": "usecases.models.UseCaseStatus",
+        "RequirementStatusEnum": "usecases.models.RequirementStatus",
+        "StageEnum": "usecases.models.Stage",
+    },
     "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearerAuth": []}],
 }

@@ -149,7 +149,7 @@ class UseCase(OrgScopedModel):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-priority_score", "number"]
+        ordering = [models.F("priority_score").desc(nulls_last=True), "number"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "number"], name="usecase_unique_number")
         ]

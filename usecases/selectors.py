@@ -3,8 +3,8 @@
 import difflib
 from dataclasses import dataclass, field
 
-from django.db.models import F, Prefetch, Q, Window
-from django.db.models.functions import Rank
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, When
+from django.db.models.functions import Coalesce
 
 from genai_po.models import Organization
 from usecases.models import (
@@ -18,7 +18,7 @@ from usecases.models import (
 )
 
 SORTS = {
-    "rank": ("-priority_score", "number"),
+    "rank": (F("priority_score").desc(nulls_last=True), "number"),
     "key": ("number",),
     "title": ("title", "number"),
     "stage": ("stage", "number"),
@@ -26,6 +26,25 @@ SORTS = {
     "users": ("-user_count", "number"),
     "updated": ("-updated_at",),
 }
+
+
+def rank_expression(organization):
+    """Rank among the organization's active, fully scored use cases, whatever a list's
+    filters (1 + how many score higher; ties share a rank); null when unranked."""
+    higher = (
+        UseCase.objects.for_org(organization)
+        .filter(archived_at__isnull=True, priority_score__gt=OuterRef("priority_score"))
+        .order_by()
+        .values("organization")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Case(
+        When(archived_at__isnull=False, then=None),
+        When(priority_score__isnull=True, then=None),
+        default=Coalesce(Subquery(higher), 0) + 1,
+        output_field=IntegerField(),
+    )
 
 
 def use_cases_filtered(
@@ -39,7 +58,7 @@ def use_cases_filtered(
     archived: bool = False,
     sort: str = "rank",
 ):
-    """Use cases of one organization with their rank among the organization's ranked ones."""
+    """Use cases of one organization, filtered, each with its rank in the organization."""
     use_cases = UseCase.objects.for_org(organization).select_related("owner")
     use_cases = use_cases.filter(archived_at__isnull=not archived)
     if stage:
@@ -54,9 +73,7 @@ def use_cases_filtered(
         use_cases = use_cases.filter(
             Q(title__icontains=q) | Q(problem__icontains=q) | Q(department__icontains=q)
         )
-    use_cases = use_cases.annotate(
-        rank=Window(Rank(), order_by=F("priority_score").desc(nulls_last=True))
-    )
+    use_cases = use_cases.annotate(rank=rank_expression(organization))
     return use_cases.order_by(*SORTS.get(sort, SORTS["rank"]))
 
 
@@ -88,7 +105,7 @@ def requirements_of(*, use_case: UseCase):
     return (
         Requirement.objects.for_org(use_case.organization_id)
         .filter(use_case=use_case)
-        .select_related("owner")
+        .select_related("owner", "use_case")
         .prefetch_related(
             Prefetch(
                 "verifications",

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from genai_po.api import views
 from genai_po.api.errors import api_not_found
+from usecases.api import urls as usecases_api
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", views.MemberViewSet, basename="member")
@@ -12,6 +13,7 @@ router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     *router.urls,
+    *usecases_api.urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^.*$", api_not_found, name="api-not-found"),

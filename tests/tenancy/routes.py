@@ -14,6 +14,7 @@ from genai_po.actors import Actor
 from governance.audit import audit_record
 from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
+from usecases.services import prd_save
 
 
 def _audit_event(org):
@@ -65,6 +66,42 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
     "/api/v1/audit-events/{id}/": (
         ObjectMaker(_audit_event),
         lambda event: ("hash", event.hash),
+    ),
+    "/api/v1/use-cases/{id}/": (
+        ObjectMaker(lambda org: UseCaseFactory(organization=org)),
+        lambda use_case: ("id", use_case.pk),
+    ),
+    "/api/v1/use-cases/{id}/stage/": (
+        ObjectMaker(lambda org: UseCaseFactory(organization=org)),
+        lambda use_case: ("id", use_case.pk),
+    ),
+    # The PRD routes name a use case whose PRD exists with a saved version (a dict of
+    # values when a path has several parameters).
+    **{
+        path: (
+            ObjectMaker(
+                lambda org: prd_save(
+                    actor=Actor.system(organization=org, label="isolation-harness"),
+                    use_case=UseCaseFactory(organization=org),
+                    sections={"user_goal": "Resolve refund questions in one reply."},
+                    summary="First draft",
+                ),
+                url_value,
+            ),
+            lambda version: ("id", version.prd.use_case_id),
+        )
+        for path, url_value in [
+            ("/api/v1/use-cases/{id}/prd/", lambda v: v.prd.use_case_id),
+            ("/api/v1/use-cases/{id}/prd/versions/", lambda v: v.prd.use_case_id),
+            (
+                "/api/v1/use-cases/{id}/prd/versions/{number}/",
+                lambda v: {"id": v.prd.use_case_id, "number": v.number},
+            ),
+        ]
+    },
+    "/api/v1/requirements/{id}/": (
+        ObjectMaker(lambda org: RequirementFactory(use_case=UseCaseFactory(organization=org))),
+        lambda requirement: ("id", requirement.pk),
     ),
 }
 

@@ -163,6 +163,15 @@ def _api(raw_token: str) -> APIClient:
     return api
 
 
+def _fill(path: str, value) -> str:
+    """The path with every `{parameter}` filled: from a maker's dict of values by
+    parameter, or with one value for them all."""
+    names = re.findall(r"\{(\w+)\}", path)
+    values = value if isinstance(value, dict) else dict.fromkeys(names, value)
+    assert set(names) <= set(values), f"{path}: the maker gives no value for some parameters"
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
+
+
 @pytest.mark.django_db
 def test_api_routes_answer_404_for_another_organizations_objects(org_a, org_b, token_factory):
     """Every API operation with an id, as A's all-scopes token on B's object: 404."""
@@ -177,8 +186,8 @@ def test_api_routes_answer_404_for_another_organizations_objects(org_a, org_b, t
         maker, _ = API_OBJECTS[path]
         _, value = maker(org_b)
         before = snapshot()
-        url = path.replace(path[path.index("{") : path.index("}") + 1], str(value))
-        missing = path.replace(path[path.index("{") : path.index("}") + 1], str(MISSING_ID))
+        url = _fill(path, value)
+        missing = _fill(path, MISSING_ID)
         for method in METHODS:
             response = getattr(api, method)(url, {}, format="json")
             allowed = method in operations

@@ -1,0 +1,11 @@
+"""Routes of the use-case API, included under /api/v1/ by genai_po/api/urls.py."""
+
+from rest_framework.routers import SimpleRouter
+
+from usecases.api import views
+
+router = SimpleRouter(trailing_slash=True)
+router.register("use-cases", views.UseCaseViewSet, basename="use-case")
+router.register("requirements", views.RequirementViewSet, basename="requirement")
+
+urlpatterns = router.urls
