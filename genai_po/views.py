@@ -23,20 +23,11 @@ from genai_po.forms import (
     RoleForm,
     SignInForm,
     SignUpForm,
+    errors_into_form,
 )
 from genai_po.middleware import SIGNED_IN_AT
 from genai_po.models import ApiToken, Invitation, Membership, User
 from genai_po.roles import Action, Role, role_can
-
-
-def _errors_into_form(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form, by field where it names one."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
 
 # --- Accounts
 
@@ -123,7 +114,7 @@ def org_create(request):
                 user=request.user, name=form.cleaned_data["name"], request=request
             )
         except ValidationError as exc:
-            _errors_into_form(form, exc)
+            errors_into_form(form, exc)
         else:
             messages.success(request, f"{org.name} is ready. Invite your team from Members.")
             return redirect("org_home", org_slug=org.slug)
@@ -161,7 +152,7 @@ class OrgSettingsView(OrgView):
                     name=form.cleaned_data["name"],
                 )
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
             else:
                 messages.success(request, "Organization renamed.")
                 return redirect("org_settings", org_slug=request.organization.slug)
@@ -211,7 +202,7 @@ class MembersView(OrgView):
                     role=form.cleaned_data["role"],
                 )
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
             else:
                 messages.success(
                     request,
@@ -354,7 +345,7 @@ class ApiTokensView(OrgView):
                     expires_at=form.cleaned_data["expires_in"],
                 )
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
             else:
                 # Shown once, in this response only; never stored, logged or cached.
                 response = self._render(request, ApiTokenForm(), new_token=raw, new_name=token.name)

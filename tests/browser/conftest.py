@@ -55,7 +55,9 @@ def new_context(new_context, browser_errors):
 def _watch(context, errors: list[str]) -> None:
     def on_console(message) -> None:
         url = message.location.get("url", "")
-        if message.type == "error" and not url.endswith("/favicon.ico"):
+        # A 400 is how an invalid form answers htmx (errors in the partial): expected.
+        expected_400 = "status of 400" in message.text
+        if message.type == "error" and not url.endswith("/favicon.ico") and not expected_400:
             errors.append(
                 f"console error on {message.page.url if message.page else url}: {message.text}"
             )

@@ -7,9 +7,9 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect
 
 from genai_po.base_views import OrgView, Scoped
+from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
 from genai_po.roles import Action, role_can
-from genai_po.views import _errors_into_form
 from usecases import gates, scoring, selectors, services
 from usecases.forms import ScoresForm, StageMoveForm, UseCaseForm, member_choices
 from usecases.models import (
@@ -69,7 +69,7 @@ class UseCaseCreateView(OrgView):
             try:
                 use_case = services.use_case_create(actor=request.actor, data=form.service_data())
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
             else:
                 messages.success(request, f"{use_case.key} created. Score it and write its PRD.")
                 return redirect("usecase_detail", request.organization.slug, use_case.number)
@@ -93,7 +93,7 @@ class UseCaseEditView(OrgView):
                 services.use_case_update(actor=request.actor, use_case=use_case,
                                          data=form.service_data())  # fmt: skip
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
             else:
                 messages.success(request, f"{use_case.key} saved.")
                 return redirect("usecase_detail", request.organization.slug, use_case.number)
@@ -159,7 +159,7 @@ class UseCaseStageView(OrgView):
                     override_reason=form.cleaned_data["override_reason"],
                 )  # fmt: skip
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
             else:
                 label = Stage(transition.to_stage).label
                 messages.success(
@@ -188,7 +188,7 @@ class UseCaseScoresView(OrgView):
                 services.use_case_score(actor=request.actor, use_case=use_case,
                                         scores=form.cleaned_data)  # fmt: skip
             except ValidationError as exc:
-                _errors_into_form(form, exc)
+                errors_into_form(form, exc)
                 status = 400
             else:
                 form = None
