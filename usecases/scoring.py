@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Value
+from django.db.models import DecimalField, F, Value
 from django.db.models.functions import Cast
 
 from usecases.models import Criterion, PriorityWeights, UseCase, rubric_text
@@ -41,9 +41,10 @@ def recompute_all(organization, weights: dict[str, int]) -> int:
         return use_cases.update(priority_score=None)
     expression = sum((Value(weights[c.value]) * F(f"score_{c.value}") for c in Criterion), Value(0))
     # NULL in any score makes the sum NULL: unscored use cases stay unranked.
+    # Divide in a wide decimal; the column then rounds to 3 places like priority_score().
+    wide = DecimalField(max_digits=20, decimal_places=8)
     return use_cases.update(
-        priority_score=Cast(expression, output_field=UseCase._meta.get_field("priority_score"))
-        / Value(Decimal(total))
+        priority_score=Cast(expression, output_field=wide) / Value(Decimal(total), wide)
     )
 
 
@@ -77,13 +78,19 @@ def explain(use_case: UseCase, weights: dict[str, int], rank: int | None, ranked
     ]
     missing = [p.label for p in parts if p.score is None]
     if missing:
-        summary = f"Not ranked: score {', '.join(missing).lower()} first."
+        summary = f"Not ranked: score {', '.join(_lower_first(m) for m in missing)} first."
     else:
         scored = sorted(parts, key=lambda p: p.share, reverse=True)
         strongest, weakest = scored[0], min(parts, key=lambda p: (p.score, -p.weight))
         summary = (
             f"Rank {rank} of {ranked} with {use_case.priority_score} out of 5. "
-            f"Biggest contribution: {strongest.label.lower()} ({strongest.score}/5 x weight "
-            f"{strongest.weight}). Weakest: {weakest.label.lower()} ({weakest.score}/5)."
+            f"Biggest contribution: {_lower_first(strongest.label)} ({strongest.score}/5 x "
+            f"weight {strongest.weight}). Weakest: {_lower_first(weakest.label)} "
+            f"({weakest.score}/5)."
         )
     return {"parts": parts, "summary": summary, "total_weight": total_weight}
+
+
+def _lower_first(text: str) -> str:
+    """'Available context sources or SMEs' -> 'available context sources or SMEs'."""
+    return text[:1].lower() + text[1:]

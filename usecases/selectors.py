@@ -23,7 +23,7 @@ SORTS = {
     "title": ("title", "number"),
     "stage": ("stage", "number"),
     "risk": ("risk_tier", "number"),
-    "users": ("-user_count", "number"),
+    "users": (F("user_count").desc(nulls_last=True), "number"),
     "updated": ("-updated_at",),
 }
 
@@ -121,9 +121,10 @@ def requirements_of(*, use_case: UseCase):
 def readiness_of(*, use_case: UseCase, requirements=None) -> Readiness:
     requirements = list(requirements if requirements is not None else requirements_of(
         use_case=use_case))  # fmt: skip
-    result = Readiness(requirement_count=len(requirements))
-    for r in requirements:
-        if not r.launch_blocking or r.status == "retired":
+    live = [r for r in requirements if r.status != "retired"]
+    result = Readiness(requirement_count=len(live))
+    for r in live:
+        if not r.launch_blocking:
             continue
         result.launch_blocking_count += 1
         reasons = []

@@ -34,6 +34,7 @@ from usecases.models import (
     VerificationMethod,
 )
 
+MAX_INT = 2_147_483_647  # the database's integer
 BRIEF_FIELDS = [
     "title", "problem", "workflow", "target_users", "user_count", "owner", "department",
     "value_hypothesis", "metric_name", "metric_unit", "metric_baseline", "metric_target",
@@ -83,10 +84,12 @@ def _clean_brief(organization, data: dict, *, creating: bool) -> dict:
                 continue
             if not clean[field].is_finite() or abs(clean[field]) >= Decimal("1e12"):
                 errors[field] = "Enter a number below a trillion."
+            elif clean[field].as_tuple().exponent < -2:
+                errors[field] = "Use at most 2 decimal places."
         elif field == "user_count":
             if value in (None, ""):
                 clean[field] = None
-            elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
                 errors[field] = "Enter a whole number of users, 0 or more."
             else:
                 clean[field] = value
@@ -103,7 +106,7 @@ def _clean_brief(organization, data: dict, *, creating: bool) -> dict:
                 errors[field] = f"Keep it under {_TEXT_LIMITS[field]} characters."
             else:
                 clean[field] = text
-    if (creating or "title" in clean) and not clean.get("title"):
+    if (creating or "title" in clean) and not clean.get("title") and "title" not in errors:
         errors["title"] = "Give the use case a title."
     if errors:
         raise ValidationError(errors)
@@ -253,6 +256,13 @@ def use_case_move_stage(
              + ". Give a reason to override it."}
         )  # fmt: skip
     with transaction.atomic():
+        locked = (
+            UseCase.objects.for_org(use_case.organization_id)
+            .select_for_update()
+            .get(pk=use_case.pk)
+        )
+        if locked.stage != use_case.stage:
+            raise ValidationError("Someone moved this use case meanwhile: reload and try again.")
         transition = StageTransition.objects.create(
             organization_id=use_case.organization_id,
             use_case=use_case,
@@ -364,6 +374,8 @@ def prd_save(*, actor: Actor, use_case: UseCase, sections: dict, summary: str) -
     summary = summary.strip()
     if not summary:
         raise ValidationError({"summary": "Say in a few words what changed."})
+    if len(summary) > 300:
+        raise ValidationError({"summary": "Keep the summary under 300 characters."})
     clean = _clean_sections(sections)
     with transaction.atomic():
         prd = _prd_for(use_case)
@@ -498,7 +510,11 @@ def requirement_reorder(*, actor: Actor, use_case: UseCase, keys: list[str]) -> 
         r.key: r
         for r in Requirement.objects.for_org(use_case.organization_id).filter(use_case=use_case)
     }
-    if sorted(keys) != sorted(requirements) or len(set(keys)) != len(keys):
+    if (
+        not all(isinstance(k, str) for k in keys)
+        or sorted(keys) != sorted(requirements)
+        or len(set(keys)) != len(keys)
+    ):
         raise ValidationError({"order": "Give every requirement key of this use case once."})
     before = [r.key for r in sorted(requirements.values(), key=lambda r: (r.position, r.number))]
     if before == keys:

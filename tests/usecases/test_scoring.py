@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DataError
 
 from genai_po.actors import Actor
 from genai_po.models import Organization
@@ -390,13 +389,6 @@ def test_sql_recompute_equals_the_python_computation_for_random_portfolios(admin
                 assert stored[pk][1] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DataError,
-    reason="BUG: recompute_all casts the weighted SUM (up to 10·5·6 = 300) to the column's "
-    "numeric(5,3) before dividing: any weighted sum of 100 or more overflows, so valid "
-    "weights (e.g. all 10) crash with 'numeric field overflow'",
-)
 def test_the_highest_weights_rescore_a_top_scored_use_case(admin, actor, org_a):
     top = _scored(actor, "Top", _all(5))
 
@@ -541,11 +533,6 @@ def test_explain_says_which_scores_are_missing_when_unranked(actor, org_a):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: explain() lower-cases whole criterion labels, so 'Available context "
-    "sources or SMEs' reads 'available context sources or smes' in the summary",
-)
 def test_explain_keeps_the_acronym_of_the_context_criterion(actor, org_a):
     uc = _fresh(_scored(actor, "T", {"volume": 5}))
 
