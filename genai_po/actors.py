@@ -81,6 +81,14 @@ class Actor:
         if not self.can(action):
             raise PermissionDenied(f"Your role does not allow this: {action.label.lower()}.")
 
+    def require_same_org(self, *objects) -> None:
+        """Defense in depth: a service never writes one organization's object on behalf
+        of an actor of another (views and the API already scope their lookups)."""
+        org_id = getattr(self.organization, "pk", None)
+        for obj in objects:
+            if obj.organization_id != org_id:
+                raise PermissionDenied("This object belongs to another organization.")
+
     @property
     def is_owner(self) -> bool:
         return self.role == Role.OWNER

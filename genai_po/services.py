@@ -134,6 +134,7 @@ def membership_add(*, actor: Actor, user: User, role: str) -> Membership:
 def membership_role_change(*, actor: Actor, membership: Membership, role: str) -> Membership:
     """Change a member's role; only owners touch the owner role; an owner always remains."""
     actor.require(Action.MANAGE_MEMBERS)
+    actor.require_same_org(membership)
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
     if Role.OWNER in (role, membership.role):
@@ -161,6 +162,7 @@ def membership_role_change(*, actor: Actor, membership: Membership, role: str) -
 
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
     """Remove a member (or let members leave); the last owner can't be removed."""
+    actor.require_same_org(membership)
     leaving = actor.user is not None and actor.user.pk == membership.user_id
     if not leaving:
         actor.require(Action.MANAGE_MEMBERS)
@@ -247,6 +249,7 @@ def _invitation_create_locked(*, actor: Actor, org: Organization, email: str, ro
 
 def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
     actor.require(Action.MANAGE_MEMBERS)
+    actor.require_same_org(invitation)
     if invitation.status != "pending":
         raise ValidationError(f"This invitation is already {invitation.status}.")
     with transaction.atomic():
@@ -402,6 +405,7 @@ def _revoke_expired_named(*, actor: Actor, name: str) -> None:
 
 def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     actor.require(Action.MANAGE_TOKENS)
+    actor.require_same_org(token)
     if token.revoked_at:
         raise ValidationError("This token is already revoked.")
     with transaction.atomic():

@@ -141,6 +141,7 @@ def use_case_create(*, actor: Actor, data: dict) -> UseCase:
 def use_case_update(*, actor: Actor, use_case: UseCase, data: dict) -> UseCase:
     """Change brief fields; records only what changed."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     clean = _clean_brief(use_case.organization, data, creating=False)
     changed = {f: v for f, v in clean.items() if getattr(use_case, f) != v}
     if not changed:
@@ -157,6 +158,7 @@ def use_case_update(*, actor: Actor, use_case: UseCase, data: dict) -> UseCase:
 
 def use_case_archive(*, actor: Actor, use_case: UseCase, archived: bool = True) -> UseCase:
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     if bool(use_case.archived_at) == archived:
         return use_case
     with transaction.atomic():
@@ -173,6 +175,7 @@ def use_case_archive(*, actor: Actor, use_case: UseCase, archived: bool = True) 
 def use_case_score(*, actor: Actor, use_case: UseCase, scores: dict) -> UseCase:
     """Set some of the six 1-5 scores (None clears one) and recompute the priority."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     errors = {}
     for criterion, value in scores.items():
         if criterion not in Criterion.values:
@@ -240,6 +243,7 @@ def use_case_move_stage(
     from usecases.selectors import readiness_of
 
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     if to_stage not in STAGE_ORDER:
         raise ValidationError({"to_stage": f"Unknown stage {to_stage!r}."})
     if to_stage == use_case.stage:
@@ -371,6 +375,7 @@ def _prd_new_version(*, actor: Actor, prd: Prd, summary: str) -> PrdVersion:
 def prd_save(*, actor: Actor, use_case: UseCase, sections: dict, summary: str) -> PrdVersion:
     """Save the PRD's sections as a new version with a change summary."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     summary = summary.strip()
     if not summary:
         raise ValidationError({"summary": "Say in a few words what changed."})
@@ -445,6 +450,7 @@ def _requirement_audit(requirement: Requirement, fields) -> dict:
 def requirement_add(*, actor: Actor, use_case: UseCase, data: dict) -> Requirement:
     """Add a requirement with the next REQ number of the use case (never reused)."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     clean = _clean_requirement(use_case.organization_id, data, creating=True)
     with transaction.atomic():
         locked = (
@@ -475,6 +481,7 @@ def requirement_add(*, actor: Actor, use_case: UseCase, data: dict) -> Requireme
 
 def requirement_update(*, actor: Actor, requirement: Requirement, data: dict) -> Requirement:
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(requirement)
     clean = _clean_requirement(requirement.organization_id, data, creating=False)
     changed = {f: v for f, v in clean.items() if getattr(requirement, f) != v}
     if not changed:
@@ -494,6 +501,7 @@ def requirement_update(*, actor: Actor, requirement: Requirement, data: dict) ->
 def requirement_delete(*, actor: Actor, requirement: Requirement) -> None:
     """Delete a requirement; its REQ number is never handed out again."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(requirement)
     with transaction.atomic():
         snapshot = _requirement_audit(requirement, ["statement", "type", "launch_blocking"])
         use_case, pk = requirement.use_case, requirement.pk
@@ -506,6 +514,7 @@ def requirement_delete(*, actor: Actor, requirement: Requirement) -> None:
 def requirement_reorder(*, actor: Actor, use_case: UseCase, keys: list[str]) -> None:
     """Put the use case's requirements in the given order of keys (all of them, once)."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
     requirements = {
         r.key: r
         for r in Requirement.objects.for_org(use_case.organization_id).filter(use_case=use_case)
@@ -536,6 +545,7 @@ def verification_add(
 ) -> RequirementVerification:  # fmt: skip
     """Link something that verifies the requirement. A human review needs a named owner."""
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(requirement)
     errors = {}
     if kind not in VerificationKind.values:
         errors["kind"] = f"Choose one of: {', '.join(VerificationKind.values)}."
@@ -564,6 +574,7 @@ def verification_add(
 
 def verification_remove(*, actor: Actor, verification: RequirementVerification) -> None:
     actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(verification)
     with transaction.atomic():
         snapshot = {"requirement": verification.requirement.key, "kind": verification.kind,
                     "name": verification.name}  # fmt: skip
