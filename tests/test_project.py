@@ -31,3 +31,10 @@ def test_every_dependency_is_pinned_and_locked():
 def test_ci_installs_services_and_calls_make_test():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "pg_isready" in ci and "redis-cli" in ci
+
+
+def test_the_openapi_schema_is_valid_and_has_no_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+    assert "/api/v1/use-cases/{id}/prd/" in (tmp_path / "s.yml").read_text()
