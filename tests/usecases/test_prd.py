@@ -89,7 +89,7 @@ def test_saving_the_prd_creates_a_version_with_author_and_summary(po_client, po_
     page = _text(po_client.get(_url(uc)))
     assert "<strong>Version 2</strong>" in page
     assert "by po@example.com · <q>Tone</q>" in page
-    assert "<h2>Tone constraints</h2>" in page
+    assert "<h3>Tone constraints</h3>" in page
     assert "<p>Plain, friendly, no jargon.</p>" in page
 
 
