@@ -1,5 +1,7 @@
 """`make bench`: figures for the closing notes, measured in one run.
 
+Portfolio: bench/portfolio.py, server time and SQL queries with 1,000 use cases.
+
 Startup: time from a clean clone to the first page served by `make run`, first run
 (empty virtual environment and an empty uv cache, so every package is downloaded)
 and second run (everything installed and migrated).
@@ -76,3 +78,6 @@ def bench_startup() -> None:
 
 if __name__ == "__main__":
     bench_startup()
+    # The portfolio with 1,000 use cases (a throwaway org in DATABASE_URL or the
+    # embedded SQLite; never the test database).
+    subprocess.run([sys.executable, str(REPO / "bench" / "portfolio.py")], check=True)

@@ -20,8 +20,23 @@ def workspace(request):
 
     role = getattr(request, "role", None)
     return {
+        "current_area": _area(request),
         "org_perms": {a.value: role_can(role, a) for a in Action} if role else {},
         "current_org": getattr(request, "organization", None),
         "current_membership": getattr(request, "membership", None),
         "my_memberships": my_memberships,
     }
+
+
+_AREAS = {"use-cases": "usecases", "evals": "evals", "context": "context",
+          "governance": "governance", "metrics": "metrics", "settings": "settings"}  # fmt: skip
+
+
+def _area(request) -> str:
+    """Which area of the navigation a page belongs to, from its route."""
+    match = getattr(request, "resolver_match", None)
+    route = match.route if match else ""
+    parts = route.split("/")
+    if len(parts) > 2 and parts[0] == "o":
+        return _AREAS.get(parts[2], "overview" if parts[2] == "" else "")
+    return ""

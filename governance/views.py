@@ -1,13 +1,12 @@
 """Governance pages: the area's home and the audit trail."""
 
-import csv
 import json
 
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 
 from genai_po.base_views import OrgView
+from genai_po.csv_export import csv_response, safe_cell
 from genai_po.forms import AuditFilterForm
 from genai_po.roles import Action, role_can
 from governance.audit import audit_created_at
@@ -59,49 +58,22 @@ class AuditListView(OrgView):
         )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 class AuditExportView(OrgView):
     permission = Action.VIEW_AUDIT
 
     def get(self, request):
         _, events = _filtered_events(request)
-        writer = csv.writer(_Echo())
-
-        def rows():
-            yield writer.writerow(CSV_COLUMNS)
-            for e in events.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        e.seq,
-                        audit_created_at(e.created_at),
-                        _cell(e.actor_label),
-                        e.actor_role,
-                        e.action,
-                        e.object_type,
-                        e.object_id,
-                        _cell(_json(e.before)),
-                        _cell(_json(e.after)),
-                        e.request_id,
-                        e.ip or "",
-                        e.prev_hash,
-                        e.hash,
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        filename = f"audit-{request.organization.slug}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-
-
-def _cell(value) -> str:
-    """CSV cell safe from spreadsheet formula injection."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+        rows = (
+            [
+                e.seq, audit_created_at(e.created_at), safe_cell(e.actor_label), e.actor_role,
+                e.action, e.object_type, e.object_id, safe_cell(_json(e.before)),
+                safe_cell(_json(e.after)), e.request_id, e.ip or "", e.prev_hash, e.hash,
+            ]
+            for e in events.iterator(chunk_size=2000)
+        )  # fmt: skip
+        return csv_response(
+            rows, header=CSV_COLUMNS, filename=f"audit-{request.organization.slug}.csv"
+        )
 
 
 def _json(value) -> str:

@@ -1,5 +1,7 @@
 """Creating, renaming and switching organizations."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -98,3 +100,20 @@ def test_the_switcher_lists_only_the_users_own_organizations(client, org_a, org_
     html = client.get(f"/o/{org_a.slug}/").content.decode()
     assert "Organization A" in html
     assert "Organization B" not in html
+
+
+@pytest.mark.parametrize(
+    ("path", "area"),
+    [
+        ("/o/org-a/", "Overview"),
+        ("/o/org-a/use-cases/portfolio/", "Use cases"),
+        ("/o/org-a/use-cases/weights/", "Use cases"),
+        ("/o/org-a/governance/audit/", "Governance"),
+        ("/o/org-a/settings/members/", "Settings"),
+    ],
+)
+def test_the_navigation_marks_the_current_area(client, org_a, member_factory, path, area):
+    client.force_login(member_factory(org_a, Role.OWNER).user)
+    html = client.get(path).content.decode()
+    current = re.findall(r'aria-current="page">([^<]+)</a>', html)
+    assert current[0] == area

@@ -435,9 +435,7 @@ def test_update_refuses_a_user_count_beyond_the_column(actor, use_case):
             actor=actor, use_case=_fresh(use_case), data={"user_count": 10**10}
         )
 
-    assert exc.value.message_dict == {
-        "user_count": ["Enter a whole number of users, 0 or more."]
-    }
+    assert exc.value.message_dict == {"user_count": ["Enter a whole number of users, 0 or more."]}
 
 
 @pytest.mark.parametrize("role", NON_EDITORS)
