@@ -8,10 +8,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from genai_po.actors import Actor
-from genai_po.models import Organization
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories.usecases import UseCaseFactory
+from tests.usecases.helpers import Trail, _actor, _fresh
 from usecases import scoring, selectors, services
 from usecases.models import Criterion, PriorityWeights, UseCase
 
@@ -21,39 +20,6 @@ CRITERIA = ["volume", "owner", "observable", "risk", "context", "reuse"]
 DEFAULTS = {"volume": 3, "owner": 2, "observable": 2, "risk": 2, "context": 2, "reuse": 1}
 # With the default weights: (15 + 8 + 6 + 4 + 8 + 1) / 12 = 3.5
 SAMPLE = {"volume": 5, "owner": 4, "observable": 3, "risk": 2, "context": 4, "reuse": 1}
-
-
-def _actor(membership) -> Actor:
-    return Actor.for_member(
-        user=membership.user, organization=membership.organization, role=membership.role
-    )
-
-
-class Trail:
-    """The audit events an organization gains after `mark()`."""
-
-    def __init__(self, org):
-        self.org = org
-        self.mark()
-
-    def mark(self) -> None:
-        self.since = Organization.objects.get(pk=self.org.pk).audit_head_seq
-
-    def new(self) -> list[AuditEvent]:
-        return list(AuditEvent.objects.for_org(self.org).filter(seq__gt=self.since).order_by("seq"))
-
-    def one(self) -> AuditEvent:
-        events = self.new()
-        assert len(events) == 1, [e.action for e in events]
-        self.mark()
-        return events[0]
-
-    def assert_none(self) -> None:
-        assert [e.action for e in self.new()] == []
-
-
-def _fresh(use_case) -> UseCase:
-    return UseCase.objects.for_org(use_case.organization_id).get(pk=use_case.pk)
 
 
 def _all(value: int) -> dict[str, int]:

@@ -11,50 +11,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from genai_po.actors import Actor
-from genai_po.models import Organization
 from genai_po.roles import Role
 from governance.audit import audit_chain_verify
-from governance.models import AuditEvent
 from tests.factories import UserFactory
+from tests.usecases.helpers import Trail, _actor, _fresh
 from usecases import selectors, services
 from usecases.models import Prd, PrdTemplate, PrdVersion, Requirement, UseCase
-
-pytestmark = pytest.mark.django_db
-
-EDITORS = [Role.OWNER, Role.ADMIN, Role.PRODUCT_OWNER]
-NON_EDITORS = [Role.VIEWER, Role.ENGINEER, Role.SME, Role.REVIEWER]
-
-
-# --- helpers
-
-
-def _actor(membership) -> Actor:
-    return Actor.for_member(
-        user=membership.user, organization=membership.organization, role=membership.role
-    )
-
-
-class Trail:
-    """The audit events an organization gains after `mark()`."""
-
-    def __init__(self, org):
-        self.org = org
-        self.mark()
-
-    def mark(self) -> None:
-        self.since = Organization.objects.get(pk=self.org.pk).audit_head_seq
-
-    def new(self) -> list[AuditEvent]:
-        return list(AuditEvent.objects.for_org(self.org).filter(seq__gt=self.since).order_by("seq"))
-
-    def one(self) -> AuditEvent:
-        events = self.new()
-        assert len(events) == 1, [e.action for e in events]
-        self.mark()
-        return events[0]
-
-    def assert_none(self) -> None:
-        assert [e.action for e in self.new()] == []
 
 
 def _use_cases(org) -> list[str]:
@@ -68,8 +30,13 @@ def _versions(use_case) -> list[tuple[int, str]]:
     return [(v.number, v.summary) for v in selectors.prd_versions(prd=prd).order_by("number")]
 
 
-def _fresh(use_case) -> UseCase:
-    return UseCase.objects.for_org(use_case.organization_id).get(pk=use_case.pk)
+pytestmark = pytest.mark.django_db
+
+EDITORS = [Role.OWNER, Role.ADMIN, Role.PRODUCT_OWNER]
+NON_EDITORS = [Role.VIEWER, Role.ENGINEER, Role.SME, Role.REVIEWER]
+
+
+# --- helpers
 
 
 @pytest.fixture
