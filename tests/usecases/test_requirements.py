@@ -5,21 +5,11 @@ import re
 
 import pytest
 
-from genai_po.actors import Actor
 from genai_po.roles import Role
 from tests.factories.usecases import UseCaseFactory
+from tests.usecases.helpers import _actor
 from usecases import services
 from usecases.models import PrdVersion, Requirement, RequirementVerification
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def po_a(org_a, member_factory):
-    return member_factory(org_a, Role.PRODUCT_OWNER, email="po@example.com", full_name="Pat PO")
 
 
 @pytest.fixture
@@ -27,20 +17,8 @@ def uc(org_a):
     return UseCaseFactory(organization=org_a, number=3, title="Refund answers")
 
 
-@pytest.fixture
-def po_client(client, po_a):
-    client.force_login(po_a.user)
-    return client
-
-
 HX = {"HTTP_HX_REQUEST": "true"}
 BASE = "/o/org-a/use-cases/3/"
-
-
-def _actor(membership) -> Actor:
-    return Actor.for_member(
-        user=membership.user, organization=membership.organization, role=membership.role
-    )
 
 
 def _add(membership, uc, statement="Cites the policy.", **data) -> Requirement:
