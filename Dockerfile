@@ -42,6 +42,7 @@ RUN uv sync --frozen --no-dev
 RUN GENAI_PO_ENV=production DEBUG=false \
     SECRET_KEY=build-time-collectstatic-only-not-a-secret-0123456789abcdef \
     ALLOWED_HOSTS=build.invalid \
+    GENAI_PO_SECRETS_KEYS=0000000000000000000000000000000000000000000A= \
     GENAI_PO_VAR_DIR=/tmp/build-var \
     python manage.py collectstatic --noinput --verbosity 0
 

@@ -326,3 +326,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# ==== Secrets at rest (genai_po/secrets.py) ==================================================
+# GENAI_PO_SECRETS_KEYS: comma-separated Fernet keys, the first encrypts, all decrypt (rotation).
+# Production refuses to start without valid keys; development generates one into var/.
+# Settings whose names contain KEY or SECRET are masked on Django's error pages and reports.
+from genai_po.secrets import keys_from_environment  # noqa: E402 — appended block, needs PRODUCTION
+
+SECRETS_KEYS = keys_from_environment(production=PRODUCTION, var_dir=VAR_DIR)
+# ==== end of secrets at rest ==================================================================

@@ -51,6 +51,9 @@ GOOD_SECRET = secrets.token_urlsafe(64)
 SETUP = "import django; django.setup()"
 
 
+GOOD_SECRETS_KEY = "0" * 42 + "A="  # a well-formed Fernet key (32 bytes, url-safe base64)
+
+
 def _production_env(tmp_path, **overrides) -> dict[str, str]:
     """A clean environment: nothing leaks in from the shell that runs the tests."""
     env = {
@@ -61,6 +64,7 @@ def _production_env(tmp_path, **overrides) -> dict[str, str]:
         "SECRET_KEY": GOOD_SECRET,
         "ALLOWED_HOSTS": "workspace.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://workspace.example.com",
+        "GENAI_PO_SECRETS_KEYS": GOOD_SECRETS_KEY,
     }
     for name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"):
         if name in os.environ:
