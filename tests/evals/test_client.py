@@ -26,6 +26,26 @@ from evals.client import (
 from evals.netguard import EgressPolicy, EgressRefused
 from evals.reference_agent import MODEL_ID, start_in_thread
 
+
+def _run(coroutine):
+    """asyncio.run in its own thread: Playwright's sync API (browser tests in the same
+    session) leaves an event loop running in the main thread."""
+    result = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the test's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
 LOOPBACK = EgressPolicy(allow_loopback=True)
 BODY = {"model": MODEL_ID, "messages": [{"role": "user", "content": "What is your refund policy?"}]}
 
@@ -92,7 +112,7 @@ def post(url, policy=LOOPBACK, **kwargs):
         async with make_session(policy) as session:
             return await post_json(session, url, **{"json_body": BODY, **kwargs})
 
-    return asyncio.run(go())
+    return _run(go())
 
 
 def retry(url, **kwargs):
@@ -100,7 +120,7 @@ def retry(url, **kwargs):
         async with make_session(LOOPBACK) as session:
             return await call_with_retries(session, url, **{"json_body": BODY, **kwargs})
 
-    return asyncio.run(go())
+    return _run(go())
 
 
 # --------------------------------------------------------------------------- one call
@@ -150,16 +170,16 @@ def test_resolver_returns_only_checked_numeric_addresses(monkeypatch):
     public = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))
     metadata = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 443))
     mapped = (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::ffff:127.0.0.1", 443, 0, 0))
-    results = asyncio.run(go([public], EgressPolicy()))
+    results = _run(go([public], EgressPolicy()))
     assert [(r["host"], r["port"], r["hostname"]) for r in results] == [
         ("93.184.216.34", 443, "target.example")
     ]
     assert results[0]["flags"] & socket.AI_NUMERICHOST
     # One bad answer refuses the name (a rebinding answer mixing public and private).
     with pytest.raises(EgressRefused, match="metadata"):
-        asyncio.run(go([public, metadata], LOOPBACK))
+        _run(go([public, metadata], LOOPBACK))
     with pytest.raises(EgressRefused, match="loopback"):
-        asyncio.run(go([mapped], EgressPolicy()))
+        _run(go([mapped], EgressPolicy()))
 
 
 def test_peer_check_refuses_a_disallowed_or_unknown_peer():
@@ -336,7 +356,7 @@ def test_limiter_never_exceeds_its_limit_and_survives_cancellation():
         assert limiter.in_use == 0 and not limiter._waiters
         return peak, limiter.peak, limiter.limit
 
-    peak, recorded, limit = asyncio.run(go())
+    peak, recorded, limit = _run(go())
     assert peak <= 5 and recorded <= 5
     assert limit == 5  # halved once to 2, then grew back to the maximum
 
@@ -350,8 +370,8 @@ def test_limiter_rate_limit():
                 pass
         return time.perf_counter() - started
 
-    assert 0.18 <= asyncio.run(go(50, 1, 11)) < 0.5  # 10 intervals of 20 ms
-    assert asyncio.run(go(50, 5, 5)) < 0.05  # a burst goes at once
+    assert 0.18 <= _run(go(50, 1, 11)) < 0.5  # 10 intervals of 20 ms
+    assert _run(go(50, 5, 5)) < 0.05  # a burst goes at once
 
 
 def test_limiter_against_the_agent(agent):
@@ -384,7 +404,7 @@ def test_limiter_against_the_agent(agent):
             )
         return limiter, results
 
-    limiter, results = asyncio.run(go())
+    limiter, results = _run(go())
     stats = server.stats()
     assert stats["by_status"].get(429, 0) > 0
     assert min(limiter.limits) < 6  # halved on 429
@@ -407,7 +427,7 @@ def test_throughput_200_requests_at_concurrency_32(agent):
             )  # fmt: skip
             return time.perf_counter() - started, results
 
-    elapsed, results = asyncio.run(go())
+    elapsed, results = _run(go())
     assert all(reply.ok for reply, _ in results)
     assert server.stats()["max_in_flight"] <= 32
     assert elapsed <= 1.5 * ideal + 0.5, f"{elapsed:.3f} s for an ideal of {ideal:.3f} s"
