@@ -170,8 +170,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self.status_sent = 0
         self.route = urlsplit(self.path).path
-        chat = method == "POST" and self.route == "/v1/chat/completions"
-        if chat:
+        self.in_flight = method == "POST" and self.route == "/v1/chat/completions"
+        if self.in_flight:
             self.server._enter()
         try:
             body = self._read_body()
@@ -179,8 +179,14 @@ class _Handler(BaseHTTPRequestHandler):
         except _RequestError as error:
             self._send_error(error)
         finally:
-            if chat:
-                self.server._leave(self.status_sent)
+            self._leave(self.status_sent)
+
+    def _leave(self, status: int) -> None:
+        # Leaves before the answer is written, so a client's next request on the same
+        # connection is never counted while this one still is (exact peak concurrency).
+        if self.in_flight:
+            self.in_flight = False
+            self.server._leave(status)
 
     def _route(self, method: str, body: bytes) -> None:
         routes = {
@@ -337,6 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault: str | None = None,
         headers: dict | None = None,
     ) -> None:
+        self._leave(status)
         self.send_response(status, HTTPStatus(status).phrase)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
