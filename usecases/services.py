@@ -113,10 +113,11 @@ def _clean_brief(organization, data: dict, *, creating: bool) -> dict:
     return clean
 
 
-def _snapshot(use_case: UseCase, fields) -> dict:
+def _snapshot(obj, fields) -> dict:
+    """Field values as the audit trail records them: an owner by email."""
     out = {}
     for field in fields:
-        value = getattr(use_case, field)
+        value = getattr(obj, field)
         out[field] = value.email if field == "owner" and value is not None else value
     return out
 
@@ -440,11 +441,7 @@ def _clean_requirement(organization, data: dict, *, creating: bool) -> dict:
 
 
 def _requirement_audit(requirement: Requirement, fields) -> dict:
-    out = {"key": requirement.key}
-    for f in fields:
-        value = getattr(requirement, f)
-        out[f] = value.email if f == "owner" and value is not None else value
-    return out
+    return {"key": requirement.key, **_snapshot(requirement, fields)}
 
 
 def requirement_add(*, actor: Actor, use_case: UseCase, data: dict) -> Requirement:
