@@ -267,11 +267,13 @@ async def _post_once(
     timeout_s: float,
     max_bytes: int,
     started: float,
+    method: str = "POST",
 ) -> Reply:
     def elapsed() -> float:
         return (time.perf_counter() - started) * 1000
 
-    async with session.post(
+    async with session.request(
+        method,
         url,
         json=json_body,
         headers={"Accept": "application/json", **headers},
@@ -326,8 +328,11 @@ async def post_json(
     headers: Mapping[str, str] | None = None,
     timeout_s: float = 30,
     max_bytes: int = 1_000_000,
+    method: str = "POST",
 ) -> Reply:
-    """POST a JSON body and return a :class:`Reply`; network trouble is a result, not a raise.
+    """POST (or ``method``) a JSON body and return a :class:`Reply`.
+
+    Network trouble is a result, not a raise.
 
     Cancellation still propagates (a cancelled run must stop).
     """
@@ -346,7 +351,7 @@ async def post_json(
     try:
         async with asyncio.timeout(timeout_s):
             return await _post_once(
-                session, url, json_body, headers or {}, timeout_s, max_bytes, started
+                session, url, json_body, headers or {}, timeout_s, max_bytes, started, method
             )
     except EgressRefused as exc:
         return failed(f"refused by egress policy: {exc}", EGRESS)
@@ -523,6 +528,7 @@ async def call_with_retries(
     rng: random.Random | None = None,
     limiter: AdaptiveLimiter | None = None,
     sleep: Callable[[float], Any] = asyncio.sleep,
+    method: str = "POST",
 ) -> tuple[Reply, int]:
     """Call ``post_json`` up to ``attempts`` times; return the final Reply and attempts used.
 
@@ -540,13 +546,13 @@ async def call_with_retries(
             async with limiter:
                 reply = await post_json(
                     session, url, json_body=json_body, headers=headers,
-                    timeout_s=timeout_s, max_bytes=max_bytes,
+                    timeout_s=timeout_s, max_bytes=max_bytes, method=method,
                 )  # fmt: skip
             limiter.record(reply)
         else:
             reply = await post_json(
                 session, url, json_body=json_body, headers=headers,
-                timeout_s=timeout_s, max_bytes=max_bytes,
+                timeout_s=timeout_s, max_bytes=max_bytes, method=method,
             )  # fmt: skip
         if not reply.retryable or attempt >= attempts:
             return reply, attempt

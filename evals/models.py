@@ -88,7 +88,9 @@ class Target(OrgScopedModel):
         blank=True, help_text='JSON with {{variable}} placeholders, e.g. {"q": "{{input}}"}'
     )
     response_path = models.CharField(
-        max_length=200, blank=True, help_text="Where the answer is, e.g. data.answer or items.0.text"
+        max_length=200,
+        blank=True,
+        help_text="Where the answer is, e.g. data.answer or items.0.text",
     )
     # Both kinds. Header values may hold credentials: encrypted, names kept in clear.
     headers = EncryptedTextField(blank=True, help_text="JSON object of extra headers")
@@ -355,6 +357,8 @@ class EvalRun(OrgScopedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by a live driver at each lease renewal; the reaper restarts stale runs.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

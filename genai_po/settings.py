@@ -12,7 +12,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from genai_po.env import env_bool, env_int, env_list, env_str
+from genai_po.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("GENAI_PO_VAR_DIR", str(BASE_DIR / "var")))
@@ -280,7 +280,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.tasks.audit_chains_verify",
         "schedule": 24 * 60 * 60,
     },
+    "eval-reap-leases": {
+        "task": "evals.tasks.reap_leases",
+        "schedule": env_float("EVAL_REAP_INTERVAL_SECONDS", 10),
+    },
+    "eval-start-scheduled-runs": {
+        "task": "evals.tasks.start_scheduled_runs",
+        "schedule": 60,
+    },
 }
+# --- Eval runs: PostgreSQL leases are the source of truth (see evals/engine.py).
+EVAL_LEASE_SECONDS = env_float("EVAL_LEASE_SECONDS", 30)
+EVAL_CHUNK_ATTEMPTS = env_int("EVAL_CHUNK_ATTEMPTS", 3)
+EVAL_DRIVE_BUDGET_SECONDS = env_float("EVAL_DRIVE_BUDGET_SECONDS", 10 * 60)
 
 # --- REST API
 REST_FRAMEWORK = {

@@ -70,6 +70,18 @@ def _readiness_check(readiness) -> Check:
     )
 
 
+def _eval_plan_check(uc: UseCase) -> Check:
+    from evals.selectors import plans_with_cases  # evals builds on use cases, not the reverse
+
+    plans = plans_with_cases(uc)
+    return _check(
+        "An eval plan exists",
+        bool(plans),
+        "Create an eval plan with at least one case (Evals → New eval plan).",
+        f"{plans[0][0]} ({plans[0][1]} case{'s' if plans[0][1] != 1 else ''})." if plans else "",
+    )
+
+
 def checks_for(uc: UseCase, stage: str, readiness) -> list[Check]:
     """The criteria to enter `stage` (section 05 of the guide)."""
     if stage == Stage.DISCOVER:
@@ -79,8 +91,7 @@ def checks_for(uc: UseCase, stage: str, readiness) -> list[Check]:
     if stage == Stage.EVALUATE:
         return [
             *_prd_checks(uc, readiness),
-            Check("An eval plan exists", UNAVAILABLE,
-                  "Eval plans arrive with the evals area, which is not built yet."),
+            _eval_plan_check(uc),
         ]  # fmt: skip
     if stage == Stage.DEPLOY:
         return [

@@ -387,3 +387,11 @@ class RequirementVerification(OrgScopedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.name}"
+
+    @property
+    def eval_plan_id(self) -> int | None:
+        """The eval plan of a linked eval case (target_id is "<plan id>:<case number>")."""
+        if self.target_type != "evals.evalcase":
+            return None
+        plan_id, _, _ = self.target_id.partition(":")
+        return int(plan_id) if plan_id.isdigit() else None

@@ -26,10 +26,10 @@ SECTION_HELP = {
     "bad_examples": "Inputs with answers we must never give.",
 }
 
-# Eval cases and monitors link to requirements from their own areas (the evals and
-# metrics issues); until then the browser offers them greyed out, honestly labelled.
+# Eval cases link to requirements from the case (in its eval plan), monitors from the
+# metrics area once it exists: here they are offered greyed out, honestly labelled.
 VERIFICATION_NOT_YET = {
-    VerificationKind.EVAL_CASE: "arrives with the evals area",
+    VerificationKind.EVAL_CASE: "linked from the case in its eval plan",
     VerificationKind.MONITOR: "arrives with the metrics area",
 }
 
@@ -160,9 +160,14 @@ class VerificationForm(forms.Form):
     def clean_kind(self):
         kind = self.cleaned_data["kind"]
         if kind in VERIFICATION_NOT_YET:
+            if kind == VerificationKind.EVAL_CASE:
+                raise forms.ValidationError(
+                    "Eval cases are linked from the case itself: open the use case's eval "
+                    "plan, edit the case and tick the requirements it verifies."
+                )
             raise forms.ValidationError(
-                "Eval cases are linked from the evals area and monitors from the metrics "
-                "area; neither exists yet. Add a named human review with an owner for now."
+                "Monitors are linked from the metrics area, which does not exist yet. Add a "
+                "named human review with an owner for now."
             )
         return kind
 

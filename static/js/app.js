@@ -17,3 +17,15 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// "Cancel" in an inline editor: empty its slot instead of leaving the page.
+document.addEventListener("click", function (event) {
+  const cancel = event.target.closest("[data-clear-target]");
+  if (cancel) {
+    const slot = document.getElementById(cancel.dataset.clearTarget);
+    if (slot) {
+      event.preventDefault();
+      slot.replaceChildren();
+    }
+  }
+});

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from genai_po.actors import Actor
 from governance.audit import audit_record
 from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
+from tests.factories.evals import EvalPlanFactory, TargetFactory, make_case, make_run
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 from usecases.services import prd_save
 
@@ -54,6 +55,10 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
             requirement=RequirementFactory(use_case=UseCaseFactory(organization=org))
         )
     ),
+    "target": ObjectMaker(lambda org: TargetFactory(organization=org)),
+    "plan": ObjectMaker(lambda org: EvalPlanFactory(use_case=UseCaseFactory(organization=org))),
+    "case": ObjectMaker(lambda org: make_case(org)),
+    "run": ObjectMaker(lambda org: make_run(org)),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
@@ -102,6 +107,52 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
     "/api/v1/requirements/{id}/": (
         ObjectMaker(lambda org: RequirementFactory(use_case=UseCaseFactory(organization=org))),
         lambda requirement: ("id", requirement.pk),
+    ),
+    # Evals: targets, plans (their cases by CASE number), runs (results by case number).
+    **{
+        path: (
+            ObjectMaker(lambda org: TargetFactory(organization=org)),
+            lambda target: ("id", target.pk),
+        )
+        for path in ["/api/v1/targets/{id}/", "/api/v1/targets/{id}/test-connection/"]
+    },
+    **{
+        path: (
+            ObjectMaker(lambda org: EvalPlanFactory(use_case=UseCaseFactory(organization=org))),
+            lambda plan: ("id", plan.pk),
+        )
+        for path in [
+            "/api/v1/eval-plans/{id}/",
+            "/api/v1/eval-plans/{id}/cases/",
+            "/api/v1/eval-plans/{id}/cases/import/",
+            "/api/v1/eval-plans/{id}/runs/",
+            "/api/v1/eval-plans/{id}/external-runs/",
+        ]
+    },
+    "/api/v1/eval-plans/{id}/cases/{number}/": (
+        ObjectMaker(make_case, lambda case: {"id": case.plan_id, "number": case.number}),
+        lambda case: ("id", case.plan_id),
+    ),
+    **{
+        path: (ObjectMaker(make_run), lambda run: ("id", run.pk))
+        for path in [
+            "/api/v1/eval-runs/{id}/",
+            "/api/v1/eval-runs/{id}/cancel/",
+            "/api/v1/eval-runs/{id}/baseline/",
+            "/api/v1/eval-runs/{id}/results/",
+            "/api/v1/eval-runs/{id}/junit.xml",
+        ]
+    },
+    # A failed case of a run, which could be triaged.
+    "/api/v1/eval-runs/{id}/results/{number}/triage/": (
+        ObjectMaker(
+            lambda org: make_run(org, results=("fail",)),
+            lambda run: {
+                "id": run.pk,
+                "number": run.results.values_list("case_number", flat=True).first(),
+            },
+        ),
+        lambda run: ("id", run.pk),
     ),
 }
 

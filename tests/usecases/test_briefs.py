@@ -107,8 +107,8 @@ def test_the_gate_says_what_is_met_missing_and_not_checkable(client, po):
     html = client.get("/o/org-a/use-cases/1/").content.decode()
     assert "Gate to Evaluate" in html
     assert "<strong>Missing:</strong> An AI PRD is written" in html
-    assert "<strong>Cannot be checked yet:</strong> An eval plan exists" in html
-    assert "the evals area, which is not built yet" in html
+    assert "<strong>Missing:</strong> An eval plan exists" in html
+    assert "Create an eval plan with at least one case" in html
 
 
 def test_moving_past_an_unmet_gate_needs_a_reason_and_is_recorded(client, po):

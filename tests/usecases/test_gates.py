@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from genai_po.actors import Actor
 from genai_po.roles import Role
+from tests.factories.evals import EvalPlanFactory, make_case
 from tests.factories.usecases import UseCaseFactory
 from tests.usecases.helpers import Trail, _actor, _fresh
 from usecases import gates, selectors, services
@@ -26,7 +27,7 @@ RELEASE = "A release is approved"
 DASHBOARDS = "Dashboards and an escalation process are live"
 BACKLOG = "Failures are triaged into a backlog"
 
-EVAL_PLAN_UNAVAILABLE = "Eval plans arrive with the evals area, which is not built yet."
+EVAL_PLAN_MISSING = "Create an eval plan with at least one case (Evals → New eval plan)."
 RELEASE_UNAVAILABLE = "Releases and sign-offs arrive with the governance area, not built yet."
 
 
@@ -143,13 +144,11 @@ def test_a_complete_brief_meets_the_prototype_gate(briefed):
     assert _checks(briefed, "discover") == []
 
 
-def test_evaluate_needs_a_prd_with_requirements_and_says_the_eval_plan_is_unavailable(
-    actor, briefed
-):
+def test_evaluate_needs_a_prd_with_requirements_and_an_eval_plan_with_cases(actor, briefed):
     assert _checks(briefed, "evaluate") == [
         (PRD, "missing", "Write the PRD."),
         (REQUIREMENTS, "missing", "Add at least one requirement to the PRD."),
-        (EVAL_PLAN, "unavailable", EVAL_PLAN_UNAVAILABLE),
+        (EVAL_PLAN, "missing", EVAL_PLAN_MISSING),
     ]
 
     services.prd_save(
@@ -168,10 +167,15 @@ def test_evaluate_needs_a_prd_with_requirements_and_says_the_eval_plan_is_unavai
     assert [(c.label, c.state, c.detail) for c in checks] == [
         (PRD, "met", ""),
         (REQUIREMENTS, "met", "2 requirement(s)."),
-        (EVAL_PLAN, "unavailable", EVAL_PLAN_UNAVAILABLE),
+        (EVAL_PLAN, "missing", EVAL_PLAN_MISSING),
     ]
-    # An unavailable check is honestly not met: moving on needs an override.
     assert [c.met for c in checks] == [True, True, False]
+
+    # A plan alone is not enough: it needs cases.
+    plan = EvalPlanFactory(use_case=uc, name="Refund answers")
+    assert _checks(uc, "evaluate")[2] == (EVAL_PLAN, "missing", EVAL_PLAN_MISSING)
+    make_case(uc.organization, plan)
+    assert _checks(_fresh(uc), "evaluate")[2] == (EVAL_PLAN, "met", "Refund answers (1 case).")
 
 
 def test_deploy_checks_readiness_risk_and_says_the_release_is_unavailable(actor, briefed, sme):
@@ -330,7 +334,7 @@ def test_overriding_over_several_stages_stores_every_unmet_check(actor, briefed,
     assert [(u["label"], u["state"]) for u in transition.unmet] == [
         (PRD, "missing"),
         (REQUIREMENTS, "missing"),
-        (EVAL_PLAN, "unavailable"),
+        (EVAL_PLAN, "missing"),
         (RELEASE, "unavailable"),
     ]
     assert _fresh(briefed).stage == "deploy"

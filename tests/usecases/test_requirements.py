@@ -388,28 +388,29 @@ def test_readiness_shrinks_as_owners_and_verifications_are_added(po_client, po_a
     assert "<h2>Ready</h2>" in page
 
 
-def test_eval_cases_and_monitors_are_offered_but_honestly_not_linkable_yet(po_client, po_a, uc):
+def test_eval_cases_and_monitors_are_offered_but_linked_from_elsewhere(po_client, po_a, uc):
     r1 = _add(po_a, uc)
     page = _text(po_client.get(BASE + "prd/"))
     assert (
-        '<option value="eval_case" disabled>Eval case (arrives with the evals area)</option>'
+        '<option value="eval_case" disabled>Eval case (linked from the case in its eval plan)'
+        "</option>"
     ) in page
     assert '<option value="monitor" disabled>Monitor (arrives with the metrics area)</option>' in (
         page
     )
     assert '<option value="human_review" selected>Named human review</option>' in page
 
-    for kind in ["eval_case", "monitor"]:
+    for kind, message in [
+        ("eval_case", "Eval cases are linked from the case itself"),
+        ("monitor", "Monitors are linked from the metrics area, which does not exist yet."),
+    ]:
         response = po_client.post(
             BASE + f"requirements/{r1.pk}/verifications/",
             {"kind": kind, "name": "Case 12", "owner": str(po_a.user_id)},
             **HX,
         )
         assert response.status_code == 400
-        assert (
-            "Eval cases are linked from the evals area and monitors from the metrics area; "
-            "neither exists yet."
-        ) in _text(response)
+        assert message in _text(response)
     assert RequirementVerification.objects.for_org(uc.organization).count() == 0
 
 

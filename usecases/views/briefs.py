@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
 
+from evals import selectors as eval_selectors
 from genai_po.base_views import OrgView, Scoped
 from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
@@ -135,6 +136,8 @@ def _detail_context(request, use_case, *, stage_form=None, scores_form=None) -> 
         "weights": weights,
         "prd": selectors.prd_of(use_case=use_case),
         "readiness": readiness,
+        # Evals build on use cases; this page shows them (a read, not a dependency of models).
+        "eval_plans": eval_selectors.plans_of(request.organization, use_case=use_case),
     }
 
 

@@ -1,0 +1,130 @@
+"""Reads of the evals area for pages and the API: few queries, no N+1."""
+
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, Q, Subquery
+
+from evals.models import (
+    EvalCase,
+    EvalPlan,
+    EvalResult,
+    EvalRun,
+    ResultStatus,
+    RunStatus,
+    Triage,
+    cases_at_version,
+)
+
+TREND_RUNS = 30
+
+
+def plans_of(organization, *, use_case=None, archived: bool = False):
+    """Plans with their case count and latest run, in one query."""
+    latest = EvalRun.objects.for_org(organization).filter(plan=OuterRef("pk")).order_by("-number")
+    plans = (
+        EvalPlan.objects.for_org(organization)
+        .filter(archived_at__isnull=not archived)
+        .select_related("use_case", "target")
+        .annotate(
+            last_run_id=Subquery(latest.values("pk")[:1]),
+            last_run_number=Subquery(latest.values("number")[:1]),
+            last_run_status=Subquery(latest.values("status")[:1]),
+            last_run_pass_rate=Subquery(latest.values("pass_rate")[:1]),
+            last_run_thresholds_met=Subquery(latest.values("thresholds_met")[:1]),
+        )
+    )
+    if use_case is not None:
+        plans = plans.filter(use_case=use_case)
+    return plans
+
+
+def case_count(plan: EvalPlan) -> int:
+    return (
+        EvalCase.objects.for_org(plan.organization_id)
+        .filter(cases_at_version(plan.case_version), plan=plan)
+        .count()
+    )
+
+
+def current_cases(plan: EvalPlan, *, version: int | None = None, q: str = ""):
+    cases = (
+        EvalCase.objects.for_org(plan.organization_id)
+        .filter(cases_at_version(plan.case_version if version is None else version), plan=plan)
+        .prefetch_related("requirements")
+        .order_by("position", "number")
+    )
+    if q:
+        cases = cases.filter(Q(prompt__icontains=q) | Q(name__icontains=q) | Q(tags__icontains=q))
+    return cases
+
+
+def runs_of(plan: EvalPlan):
+    return (
+        EvalRun.objects.for_org(plan.organization_id)
+        .filter(plan=plan)
+        .select_related("created_by")
+        .order_by("-number")
+    )
+
+
+def recent_runs(organization, limit: int = 10):
+    return (
+        EvalRun.objects.for_org(organization)
+        .select_related("plan", "plan__use_case")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def trend_points(plan: EvalPlan) -> list[dict]:
+    """Pass rate of the last completed runs, oldest first (for the trend chart)."""
+    rows = (
+        EvalRun.objects.for_org(plan.organization_id)
+        .filter(plan=plan, status=RunStatus.COMPLETED, pass_rate__isnull=False)
+        .order_by("-number")
+        .values("pk", "number", "pass_rate", "is_baseline", "label", "finished_at")[:TREND_RUNS]
+    )
+    return list(reversed(list(rows)))
+
+
+def results_page(run: EvalRun, *, status: str = ""):
+    results = (
+        EvalResult.objects.for_org(run.organization_id)
+        .filter(run=run)
+        .select_related("case")
+        .defer("case__context", "case__expected_behavior")
+        .order_by("case__position", "case_number", "repetition")
+    )
+    if status == "failing":
+        results = results.exclude(status=ResultStatus.PASS)
+    elif status in ResultStatus.values:
+        results = results.filter(status=status)
+    return results
+
+
+def triages_for(run: EvalRun, case_ids) -> dict[int, Triage]:
+    return {
+        t.case_id: t
+        for t in Triage.objects.for_org(run.organization_id).filter(run=run, case_id__in=case_ids)
+    }
+
+
+def status_counts(run: EvalRun) -> dict[str, int]:
+    rows = (
+        EvalResult.objects.for_org(run.organization_id)
+        .filter(run=run)
+        .values("status")
+        .annotate(n=Count("pk"))
+    )
+    return {r["status"]: r["n"] for r in rows}
+
+
+def plans_with_cases(use_case) -> list[tuple[str, int]]:
+    """(name, current case count) of the use case's active plans that have cases."""
+    found = []
+    for plan in EvalPlan.objects.for_org(use_case.organization_id).filter(
+        use_case=use_case, archived_at__isnull=True
+    ):
+        count = case_count(plan)
+        if count:
+            found.append((plan.name, count))
+    return found
