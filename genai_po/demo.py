@@ -77,4 +77,10 @@ def _use_cases(ctx: DemoContext) -> None:
     seed_use_cases(ctx)
 
 
-SEEDERS = [seed_organizations, _use_cases]
+def _evals(ctx: DemoContext) -> None:
+    from evals.demo import seed_evals
+
+    seed_evals(ctx)
+
+
+SEEDERS = [seed_organizations, _use_cases, _evals]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
+from evals import selectors as eval_selectors
 from genai_po import selectors, services
 from genai_po.base_views import OrgView
 from genai_po.forms import (
@@ -131,6 +132,7 @@ class OrgHomeView(OrgView):
             "genai_po/org_home.html",
             {
                 "member_count": Membership.objects.for_org(request.organization).count(),
+                "recent_runs": eval_selectors.recent_runs(request.organization, limit=3),
             },
         )
 

@@ -20,9 +20,8 @@ BRIEFS = [
         "human_involvement": "user_decides", "status": "active",
         "_owner": "po", "_scores": {"volume": 5, "owner": 4, "observable": 4, "risk": 4,
                                     "context": 3, "reuse": 4},
-        "_stages": [("prototype", ""), ("evaluate",
-                     "Demo data: eval plans are tracked outside the workspace until the "
-                     "evals area lands.")],
+        # The evals seeder moves it to evaluate once its eval plan exists.
+        "_stages": [("prototype", "")],
     },
     {
         "title": "Escalation summaries for tier-2",
