@@ -278,3 +278,164 @@ def test_a_run_needs_a_target_and_cases(actor_a, plan_a):
     services.plan_update(actor=actor_a, plan=plan_a, data={"target": None})
     with pytest.raises(ValidationError, match="Choose a target"):
         services.run_start(actor=actor_a, plan=plan_a)
+
+
+def test_the_target_concurrency_limit_holds(
+    actor_a, use_case_a, org_a, agent_factory, django_capture_on_commit_callbacks
+):
+    agent = agent_factory(latency_ms=80)
+    EgressSettings.objects.for_org(org_a).update_or_create(
+        organization=org_a, defaults={"allow_loopback": True}
+    )
+    target = TargetFactory(organization=org_a, url=agent.base_url, concurrency=3)
+    plan = EvalPlanFactory(use_case=use_case_a, target=target)
+    add_cases(actor_a, plan, answerable=ANSWERABLE * 3)
+    run = start(actor_a, plan, django_capture_on_commit_callbacks)
+    assert run.status == RunStatus.COMPLETED
+    assert agent.stats()["max_in_flight"] == 3
+
+
+def test_429s_are_retried_with_backoff_and_the_run_completes(
+    actor_a, use_case_a, org_a, agent_factory, django_capture_on_commit_callbacks
+):
+    agent = agent_factory(status_429_rate=0.3, seed=7)
+    EgressSettings.objects.for_org(org_a).update_or_create(
+        organization=org_a, defaults={"allow_loopback": True}
+    )
+    target = TargetFactory(organization=org_a, url=agent.base_url, max_attempts=6)
+    plan = EvalPlanFactory(use_case=use_case_a, target=target)
+    add_cases(actor_a, plan, answerable=ANSWERABLE * 2)
+    run = start(actor_a, plan, django_capture_on_commit_callbacks)
+    assert run.status == RunStatus.COMPLETED
+    assert run.passed == run.total_items
+    assert max(results_of(run).values_list("attempts", flat=True)) > 1
+
+
+def test_summary_by_requirement_and_tag_and_flaky_cases(
+    actor_a, use_case_a, org_a, agent_factory, django_capture_on_commit_callbacks
+):
+    from tests.factories.usecases import RequirementFactory
+
+    RequirementFactory(use_case=use_case_a, number=1, statement="Answers refund questions.")
+    RequirementFactory(use_case=use_case_a, number=2, statement="Hands off legal threats.")
+    agent = agent_factory(garbage_rate=0.4, seed=3)
+    EgressSettings.objects.for_org(org_a).update_or_create(
+        organization=org_a, defaults={"allow_loopback": True}
+    )
+    target = TargetFactory(organization=org_a, url=agent.base_url, max_attempts=1)
+    plan = EvalPlanFactory(use_case=use_case_a, target=target, repetitions=3)
+    services.plan_update(
+        actor=actor_a, plan=plan,
+        data={"requirement_thresholds": {"REQ-2": 100}, "tag_thresholds": {"refunds": 50}},
+    )  # fmt: skip
+    add_cases(actor_a, plan, answerable=ANSWERABLE[:2], escalate=[],
+              tags=["refunds"], requirement_keys=["REQ-1"])  # fmt: skip
+    add_cases(actor_a, plan, answerable=[], escalate=MUST_ESCALATE[1:],
+              tags=["legal"], requirement_keys=["REQ-2"])  # fmt: skip
+    run = start(actor_a, plan, django_capture_on_commit_callbacks)
+    stats = run.summary
+    passed = results_of(run).filter(status=ResultStatus.PASS)
+    assert stats["counts"]["done"] == 9
+    req1 = next(r for r in stats["requirements"] if r["key"] == "REQ-1")
+    assert req1["total"] == 6
+    assert req1["passed"] == passed.filter(case__requirements__number=1).count()
+    tags = {t["key"]: t for t in stats["tags"]}
+    assert set(tags) == {"refunds", "legal"}
+    assert tags["legal"]["total"] == 3
+    # Garbage answers hit some repetitions and not others: those cases are flaky.
+    per_case = {}
+    for number, status in results_of(run).values_list("case_number", "status"):
+        per_case.setdefault(number, set()).add(status)
+    flaky = sorted(n for n, statuses in per_case.items() if len(statuses) > 1)
+    assert stats["flaky_cases"] == flaky and stats["flaky_count"] == len(flaky) > 0
+    report = {(t["scope"], t["key"]): t for t in stats["threshold_report"]}
+    assert set(report) == {("overall", ""), ("requirement", "REQ-2"), ("tag", "refunds")}
+
+
+def test_llm_as_judge_scores_with_a_rubric(
+    actor_a, plan_a, org_a, django_capture_on_commit_callbacks
+):
+    """A judge endpoint (OpenAI-compatible) that grades citing answers 0.9, others 0.2."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Judge(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            text = body["messages"][-1]["content"]
+            verdict = (
+                {"score": 0.9, "reason": "cites policy"}
+                if "KB-" in text
+                else {"score": 0.2, "reason": "no policy cited"}
+            )
+            reply = {
+                "choices": [{"message": {"role": "assistant", "content": json.dumps(verdict)}}]
+            }
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        judge_target = TargetFactory(
+            organization=org_a, name="Judge", model="grader",
+            url=f"http://127.0.0.1:{server.server_address[1]}/v1",
+        )  # fmt: skip
+        services.plan_update(actor=actor_a, plan=plan_a, data={
+            "judge_target": judge_target,
+            "scorers": [{"type": "llm_judge", "rubric": "Cites a policy section.",
+                         "threshold": 0.5}],
+        })  # fmt: skip
+        add_cases(actor_a, plan_a, answerable=ANSWERABLE[:2], escalate=MUST_ESCALATE[:1])
+        run = start(actor_a, plan_a, django_capture_on_commit_callbacks)
+    finally:
+        server.shutdown()
+    assert run.status == RunStatus.COMPLETED
+    assert len(seen) == 3 and all(b["model"] == "grader" for b in seen)
+    assert "Cites a policy section." in seen[0]["messages"][-1]["content"]
+    verdicts = {r.case.prompt: r.assertions[0] for r in results_of(run).select_related("case")}
+    assert verdicts[ANSWERABLE[0]]["passed"] is True
+    assert verdicts[ANSWERABLE[0]]["score"] == 0.9
+    assert verdicts[MUST_ESCALATE[0]]["passed"] is False
+    assert "no policy cited" in verdicts[MUST_ESCALATE[0]]["reason"]
+
+
+def test_a_judge_scorer_needs_a_judge_target(actor_a, plan_a):
+    services.plan_update(actor=actor_a, plan=plan_a, data={
+        "scorers": [{"type": "llm_judge", "rubric": "Polite."}]})  # fmt: skip
+    add_cases(actor_a, plan_a, answerable=ANSWERABLE[:1], escalate=[])
+    with pytest.raises(ValidationError, match="choose a judge target"):
+        services.run_start(actor=actor_a, plan=plan_a)
+
+
+def test_scheduled_plans_start_once_when_due(actor_a, plan_a, settings):
+    from evals.models import RunTrigger
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # queue only: this test is about the schedule
+    add_cases(actor_a, plan_a, answerable=ANSWERABLE[:1], escalate=[])
+    services.plan_update(actor=actor_a, plan=plan_a, data={"cadence": "daily"})
+    plan_a.refresh_from_db()
+    assert plan_a.next_run_at > timezone.now() + timedelta(hours=23)
+    assert services.start_due_plans() == 0
+    due = plan_a.next_run_at + timedelta(seconds=1)
+    from unittest import mock
+
+    with mock.patch("evals.tasks.drive_run.delay") as delay:
+        assert services.start_due_plans(now=due) == 1
+        assert services.start_due_plans(now=due) == 0  # moved on by a day: not twice
+    run = EvalRun.objects.for_org(plan_a.organization_id).get()
+    assert run.trigger == RunTrigger.SCHEDULE
+    plan_a.refresh_from_db()
+    assert plan_a.next_run_at > due + timedelta(hours=23)
+    assert delay.call_count <= 1
