@@ -126,3 +126,8 @@ def test_product_owner_imports_runs_watches_and_triages(
 
     page.get_by_role("link", name="Run #1").click()
     expect(page.locator("#results")).to_contain_text("Context gap")
+
+    # The plan's page now charts the pass rate over runs (Plotly, drawn under the CSP).
+    page.get_by_role("link", name="Refund desk suite").click()
+    expect(page.locator(".trend-chart .main-svg").first).to_be_attached()
+    expect(page.get_by_role("link", name="Run #1")).to_be_visible()
