@@ -177,10 +177,10 @@ def columns(stats: dict, status: str) -> dict:
 
 def store(run: EvalRun) -> None:
     """Write the summary of a finished (cancelled or failed) run as it stands."""
-    stats = compute(run)
-    EvalRun.objects.for_org(run.organization_id).filter(pk=run.pk).update(
-        **columns(stats, run.status)
-    )
+    values = columns(compute(run), run.status)
+    EvalRun.objects.for_org(run.organization_id).filter(pk=run.pk).update(**values)
+    for field, value in values.items():
+        setattr(run, field, value)
 
 
 def failure_message(run: EvalRun, stats: dict) -> str:
