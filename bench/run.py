@@ -81,3 +81,4 @@ if __name__ == "__main__":
     # The portfolio with 1,000 use cases (a throwaway org in DATABASE_URL or the
     # embedded SQLite; never the test database).
     subprocess.run([sys.executable, str(REPO / "bench" / "portfolio.py")], check=True)
+    subprocess.run([sys.executable, str(REPO / "bench" / "evals.py")], check=True)

@@ -481,6 +481,8 @@ def drive(run_id: int) -> None:
             loop.call(evaluator.close(), timeout=10)
         finally:
             loop.stop()
+            # No driver lives here any more: the reaper must not wait for this one.
+            EvalRun.objects.for_org(run.organization_id).filter(pk=run.pk).update(heartbeat_at=None)
     if ending == DONE:
         finalize(run.pk)
     elif ending == BUDGET:
@@ -504,7 +506,7 @@ def _pump(run, loop: LoopThread, evaluator: Evaluator, plan_specs, concurrency: 
     futures = set()
     started = time.monotonic()
     last_flush = last_renew = last_cancel_check = time.monotonic()
-    out_of_chunks = cancelled = False
+    out_of_chunks = cancelled = rechecked = False
 
     def on_done(fut) -> None:
         futures.discard(fut)
@@ -529,6 +531,7 @@ def _pump(run, loop: LoopThread, evaluator: Evaluator, plan_specs, concurrency: 
                 if claimed is None:
                     out_of_chunks = True
                     break
+                rechecked = False
                 chunk, token = claimed
                 items = _items_of(run, chunk, plan_specs)
                 works[chunk.pk] = ChunkWork(chunk.pk, token, len(items))
@@ -542,6 +545,11 @@ def _pump(run, loop: LoopThread, evaluator: Evaluator, plan_specs, concurrency: 
             fut.add_done_callback(on_done)
             in_flight += 1
         if in_flight == 0:
+            if out_of_chunks and not cancelled and not rechecked:
+                # A chunk may have been handed back (an expired lease) while the last
+                # items were in flight: look once more before stopping.
+                rechecked, out_of_chunks = True, False
+                continue
             flush()
             break
         try:

@@ -439,3 +439,27 @@ def test_scheduled_plans_start_once_when_due(actor_a, plan_a, settings):
     plan_a.refresh_from_db()
     assert plan_a.next_run_at > due + timedelta(hours=23)
     assert delay.call_count <= 1
+
+
+def test_a_lease_that_expires_after_the_last_driver_stopped_gets_a_new_driver(
+    actor_a, plan_a, settings, monkeypatch
+):
+    """A dead worker holds chunk 0; a second driver works chunk 1 and stops. When the
+    dead lease expires, the reaper hands it back and starts a driver at once (the
+    stopped driver left no heartbeat that would make the run look busy)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setattr(services, "CHUNK_ITEMS", 3)
+    add_cases(actor_a, plan_a)
+    run = services.run_start(actor=actor_a, plan=plan_a)
+    dead, _ = engine.claim_chunk(run)  # held by a worker that died
+    engine.drive(run.pk)  # works the other chunk, finds chunk 0 leased, stops
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.heartbeat_at is None
+    assert results_of(run).count() == 3
+    RunChunk.objects.for_org(run.organization_id).filter(pk=dead.pk).update(
+        leased_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert engine.reap()["requeued"] == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    assert results_of(run).count() == 6
