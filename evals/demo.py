@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 
-from evals import engine, services
+from evals import engine, selectors, services
 from evals.models import EgressSettings, EvalPlan, RunTrigger, Target
 from evals.reference_agent import MODEL_ID, start_in_thread
 from genai_po.actors import Actor
@@ -27,7 +27,7 @@ APPROVED_SOURCES = [
     "KB-refund-5.1", "KB-returns-1.2", "KB-returns-2.1", "KB-shipping-1.1", "KB-shipping-2.3",
     "KB-shipping-3.1", "KB-account-1.1", "KB-account-2.2",
 ]  # fmt: skip
-FORBIDDEN = ["I have refunded", "refund has been issued", "I've refunded", "refunded you"]
+FORBIDDEN = ["I have refunded", "refund has been issued", "I've refunded"]  # + the PRD's
 CITE = {"type": "citation", "label": "cites an approved policy section"}
 
 # (name, prompt, expected, tags, requirement numbers (by position), must_escalate, scorers)
@@ -121,7 +121,8 @@ def seed_evals(ctx) -> None:
         "target": target,
         "scorers": [{"type": "escalation"}, {"type": "not_contains",
                                              "label": "never claims a refund was issued"}],
-        "forbidden_phrases": FORBIDDEN, "approved_sources": APPROVED_SOURCES,
+        "forbidden_phrases": FORBIDDEN + selectors.prd_forbidden_phrases(use_case),
+        "approved_sources": APPROVED_SOURCES,
         "pass_threshold": 85,
         "requirement_thresholds": {handoff_key: 100} if handoff_key else {},
         "tag_thresholds": {"risk": 100},

@@ -91,7 +91,8 @@ class PlanForm(forms.Form):
     scorers = _json_field("Scorers for every case", help_text=SCORER_HELP)
     forbidden_phrases = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line; used by not_contains scorers without their own list.",
+        help_text="One per line; used by not_contains scorers without their own list. A new "
+        "plan starts with the quoted phrases of the PRD's forbidden actions and bad examples.",
     )  # fmt: skip
     approved_sources = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from evals.models import (
@@ -16,6 +18,28 @@ from evals.models import (
 )
 
 TREND_RUNS = 30
+# A quoted phrase in PRD prose: 'like this', "like this" or “like this”.
+_QUOTED = re.compile(
+    r"""(?<![A-Za-z])'((?:[^'\n]|'(?=[a-z])){3,120}?)'(?![A-Za-z])"""
+    r'|"([^"\n]{3,120})"|“([^”\n]{3,120})”'
+)
+
+
+def prd_forbidden_phrases(use_case) -> list[str]:
+    """Quoted phrases of the PRD's forbidden actions and bad examples: what an answer must
+    never say, as a starting list for the plan's must-not-contain scorer."""
+    from usecases.models import Prd
+
+    prd = Prd.objects.for_org(use_case.organization_id).filter(use_case=use_case).first()
+    if prd is None:
+        return []
+    text = "\n".join(prd.section(key) for key in ("forbidden_actions", "bad_examples"))
+    phrases = []
+    for match in _QUOTED.finditer(text):
+        phrase = next(group for group in match.groups() if group).strip(" .…")
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+    return phrases[:50]
 
 
 def plans_of(organization, *, use_case=None, archived: bool = False):

@@ -55,7 +55,11 @@ class PlanCreateView(OrgView):
         use_case = _use_case_from(request)
         if use_case is None:
             return _pick_use_case(request)
-        initial = {"name": f"{use_case.title} evals", "scorers": '[{"type": "escalation"}]'}
+        initial = {
+            "name": f"{use_case.title} evals",
+            "scorers": '[{"type": "escalation"}, {"type": "not_contains"}]',
+            "forbidden_phrases": "\n".join(selectors.prd_forbidden_phrases(use_case)),
+        }
         form = PlanForm(organization=request.organization, initial=initial)
         return render_page(request, "evals/plan_form.html", {"form": form, "use_case": use_case})
 

@@ -278,3 +278,15 @@ def test_cancel_and_baseline_buttons(po_client, org_a, plan_a):
     assert done.is_baseline
     xml = b"".join(po_client.get(url("run_junit", org_a, done.pk)).streaming_content)
     assert b"<testsuites" in xml
+
+
+def test_a_new_plan_starts_with_the_prds_forbidden_phrases(po_client, org_a, use_case_a, actor_a):
+    from usecases import services as usecase_services
+
+    usecase_services.prd_save(actor=actor_a, use_case=use_case_a, sections={
+        "forbidden_actions": 'Issuing refunds. Never write "refund approved".',
+        "bad_examples": "'Sure, I've refunded you' (the assistant cannot refund).",
+    }, summary="Draft")  # fmt: skip
+    page = po_client.get(url("plan_create", org_a) + f"?use_case={use_case_a.number}")
+    text = page.content.decode()
+    assert "refund approved\nSure, I&#x27;ve refunded you</textarea>" in text
