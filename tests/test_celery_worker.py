@@ -8,12 +8,10 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connection
 from kombu import Exchange, Queue
 
 from genai_po import services
@@ -21,26 +19,12 @@ from genai_po.actors import Actor
 from genai_po.celery import app as celery_app
 from genai_po.roles import Role
 from genai_po.tasks import invitation_send_email
+from tests.worker_env import cache_url, worker_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 WAIT_TIMEOUT = 30  # seconds; a cold worker start on a busy 2-core machine takes a few
 STOP_TIMEOUT = 15  # seconds of warm shutdown before SIGKILL
-
-
-def _test_database_url() -> str:
-    """The database this test writes to (test_<name>), for the worker process."""
-    db = connection.settings_dict
-    assert db["ENGINE"] == "django.db.backends.postgresql", db["ENGINE"]
-    user = quote(db["USER"] or "postgres", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or "5432"
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-def _cache_url() -> str:
-    location = settings.CACHES["default"].get("LOCATION", "")
-    return location if str(location).startswith(("redis://", "rediss://")) else ""
 
 
 @contextmanager
@@ -59,10 +43,10 @@ def _worker(*, queue: str, mail_dir: Path, log_path: Path):
     """A `celery worker` subprocess on `queue`; always stopped (TERM, then KILL) and purged."""
     env = dict(
         os.environ,
-        DATABASE_URL=_test_database_url(),
+        DATABASE_URL=worker_database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CELERY_TASK_ALWAYS_EAGER="false",
-        CACHE_URL=_cache_url(),
+        CACHE_URL=cache_url(),
         EMAIL_HOST="",
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(mail_dir),

@@ -448,7 +448,7 @@ def test_a_lease_that_expires_after_the_last_driver_stopped_gets_a_new_driver(
     dead lease expires, the reaper hands it back and starts a driver at once (the
     stopped driver left no heartbeat that would make the run look busy)."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    monkeypatch.setattr(services, "CHUNK_ITEMS", 3)
+    monkeypatch.setattr(services.runs, "CHUNK_ITEMS", 3)
     add_cases(actor_a, plan_a)
     run = services.run_start(actor=actor_a, plan=plan_a)
     dead, _ = engine.claim_chunk(run)  # held by a worker that died

@@ -19,11 +19,9 @@ import uuid
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from kombu import Exchange, Queue
 
 from evals import services, tasks
@@ -32,6 +30,7 @@ from evals.models import EvalResult, EvalRun, RunChunk, RunStatus
 from genai_po.celery import app as celery_app
 from governance.models import AuditEvent
 from tests.factories.evals import EvalPlanFactory, TargetFactory, allow_loopback
+from tests.worker_env import cache_url, worker_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -63,21 +62,6 @@ PROMPTS = [
     ("How do I reset my password? I forgot it", False),
     ("I will start a chargeback with my bank", True),
 ]
-
-
-def _test_database_url() -> str:
-    """The database this test writes to (test_<name>), for the worker process."""
-    db = connection.settings_dict
-    assert db["ENGINE"] == "django.db.backends.postgresql", db["ENGINE"]
-    user = quote(db["USER"] or "postgres", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or "5432"
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-def _cache_url() -> str:
-    location = settings.CACHES["default"].get("LOCATION", "")
-    return location if str(location).startswith(("redis://", "rediss://")) else ""
 
 
 @pytest.fixture
@@ -125,10 +109,10 @@ class Worker:
         self.log_path = tmp_path / f"{label}.log"
         env = dict(
             os.environ,
-            DATABASE_URL=_test_database_url(),
+            DATABASE_URL=worker_database_url(),
             CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
             CELERY_TASK_ALWAYS_EAGER="false",
-            CACHE_URL=_cache_url(),
+            CACHE_URL=cache_url(),
             EVAL_LEASE_SECONDS=str(LEASE_SECONDS),
             EVAL_REAP_INTERVAL_SECONDS=str(REAP_INTERVAL_SECONDS),
             PYTHONUNBUFFERED="1",
