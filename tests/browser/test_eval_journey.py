@@ -115,7 +115,7 @@ def test_product_owner_imports_runs_watches_and_triages(
     expect(failed_rows).to_contain_text("expected no handoff")
     failed_rows.get_by_role("link", name="CASE-6").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("CASE-6 · Gift cards")
-    expect(page.locator(".result")).to_contain_text("I'm handing this to a human agent")
+    expect(page.locator(".answer")).to_contain_text("I'm handing this to a human agent")
     page.get_by_label("Context gap").check()
     page.get_by_label("Note").fill("No published policy on gift-card refunds.")
     page.get_by_role("button", name="Save triage").click()
