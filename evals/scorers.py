@@ -24,7 +24,7 @@ Rules that are not obvious from the spec names:
   reading the output would fail too.
 * ``similarity`` is the Indel ratio ``2 * LCS / (len(a) + len(b))`` over lowercased,
   whitespace-collapsed text: the measure difflib's ``SequenceMatcher.ratio()``
-  approximates, computed exactly with a bit-parallel LCS. Each side is cut to its
+  approximates, computed exactly with rapidfuzz's bit-parallel LCS. Each side is cut to its
   first :data:`SIMILARITY_MAX_CHARS` characters.
 * ``refusal``/``escalation`` use phrase patterns anchored on what is refused or who
   takes over ("I can't help with", not "I can't wait"); a handoff phrase preceded by
@@ -43,7 +43,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from difflib import get_close_matches
-from itertools import islice, repeat
+from itertools import islice
 from urllib.parse import urlsplit
 
 import referencing
@@ -54,6 +54,7 @@ from jsonschema import Draft202012Validator
 from jsonschema import validators as js_validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema_specifications import REGISTRY as JSON_SCHEMA_METASCHEMAS
+from rapidfuzz.distance import LCSseq
 
 REGEX_TIMEOUT_S = 0.05  # one regex search; a catastrophic pattern fails instead of hanging
 SCHEMA_REGEX_BUDGET_S = 0.25  # all schema "pattern" searches of one json_schema score
@@ -1000,25 +1001,8 @@ def _similarity_text(text: str) -> str:
 
 
 def _lcs_length(a: str, b: str) -> int:
-    """Longest common subsequence length, bit-parallel (Hyyro 2004): len(b) big-int steps."""
-    if not a or not b:
-        return 0
-    # One bit mask per character of `a` (bit i set where a[i] is that character), built
-    # with C-level translate + int(..., 2) rather than a Python loop over `a`.
-    reversed_a = a[::-1]
-    chars = set(a) & set(b)
-    table = dict.fromkeys(map(ord, set(a)), "0")
-    masks: dict[str, int] = {}
-    for char in chars:
-        table[ord(char)] = "1"
-        masks[char] = int(reversed_a.translate(table), 2)
-        table[ord(char)] = "0"
-    full = (1 << len(a)) - 1
-    row = full
-    for match in map(masks.get, b, repeat(0)):
-        low = row & match
-        row = (row + low) | (row - low)  # bits above len(a) never flow back down
-    return len(a) - (row & full).bit_count()
+    """Longest common subsequence length (rapidfuzz's bit-parallel C++ implementation)."""
+    return LCSseq.similarity(a, b)
 
 
 def _similarity_ratio(a: str, b: str) -> float:
