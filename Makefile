@@ -21,7 +21,7 @@ install: $(STAMP)
 # Installs exactly the locked dependencies; re-runs only when the lock changes.
 $(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	@$(BIN)/uv sync --frozen --quiet
 	@touch $(STAMP)
 
