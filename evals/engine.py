@@ -696,8 +696,14 @@ def reap(now=None) -> dict[str, int]:
     for run_id in sorted(runs_to_drive - live):
         tasks.drive_run.delay(run_id)  # nobody is working on it: start a driver
     finalized = 0
-    active = EvalRun.objects.across_orgs().filter(status__in=ACTIVE_RUN_STATUSES)
-    for run_id in active.values_list("pk", flat=True)[:200]:
-        if run_id not in runs_to_drive and finalize(run_id):
+    # Only runs with nothing left to work are worth a finalize attempt.
+    settled = (
+        EvalRun.objects.across_orgs()
+        .filter(status__in=ACTIVE_RUN_STATUSES)
+        .exclude(chunks__status__in=[ChunkStatus.PENDING, ChunkStatus.LEASED])
+        .exclude(pk__in=runs_to_drive)
+    )
+    for run_id in settled.values_list("pk", flat=True)[:200]:
+        if finalize(run_id):
             finalized += 1
     return {"requeued": expired, "buried": buried, "finalized": finalized}

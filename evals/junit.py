@@ -113,7 +113,3 @@ def junit_lines(run: EvalRun) -> Iterator[str]:
             )
         yield "    </testcase>\n"
     yield "  </testsuite>\n</testsuites>\n"
-
-
-def junit_xml(run: EvalRun) -> str:
-    return "".join(junit_lines(run))

@@ -19,8 +19,6 @@ How the pieces fit:
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -309,7 +307,6 @@ class RunStatus(models.TextChoices):
 
 
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
-FINISHED_RUN_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 class RunTrigger(models.TextChoices):
@@ -485,7 +482,3 @@ class Triage(OrgScopedModel):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} for {self.case_id} in {self.run_id}"
-
-
-def new_lease_token() -> uuid.UUID:
-    return uuid.uuid4()

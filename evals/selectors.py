@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from evals.models import (
     EvalCase,
@@ -16,6 +17,7 @@ from evals.models import (
     Triage,
     cases_at_version,
 )
+from usecases.models import Requirement
 
 TREND_RUNS = 30
 # A quoted phrase in PRD prose: 'like this', "like this" or “like this”.
@@ -42,14 +44,33 @@ def prd_forbidden_phrases(use_case) -> list[str]:
     return phrases[:50]
 
 
+def current_case_count(organization):
+    """An expression for annotating plans: how many cases their current version holds."""
+    cases = (
+        EvalCase.objects.for_org(organization)
+        .filter(cases_at_version(OuterRef("case_version")), plan=OuterRef("pk"))
+        .order_by()
+        .values("plan")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(cases, output_field=IntegerField()), 0)
+
+
+def latest_runs(organization):
+    """Runs of the plan being annotated (OuterRef), newest first."""
+    return EvalRun.objects.for_org(organization).filter(plan=OuterRef("pk")).order_by("-number")
+
+
 def plans_of(organization, *, use_case=None, archived: bool = False):
     """Plans with their case count and latest run, in one query."""
-    latest = EvalRun.objects.for_org(organization).filter(plan=OuterRef("pk")).order_by("-number")
+    latest = latest_runs(organization)
     plans = (
         EvalPlan.objects.for_org(organization)
         .filter(archived_at__isnull=not archived)
         .select_related("use_case", "target")
         .annotate(
+            case_count=current_case_count(organization),
             last_run_id=Subquery(latest.values("pk")[:1]),
             last_run_number=Subquery(latest.values("number")[:1]),
             last_run_status=Subquery(latest.values("status")[:1]),
@@ -71,10 +92,13 @@ def case_count(plan: EvalPlan) -> int:
 
 
 def current_cases(plan: EvalPlan, *, version: int | None = None, q: str = ""):
+    """The cases of a version of the plan's set (the current one by default), with the keys
+    of their requirements."""
+    requirements = Requirement.objects.for_org(plan.organization_id).only("id", "number")
     cases = (
         EvalCase.objects.for_org(plan.organization_id)
         .filter(cases_at_version(plan.case_version if version is None else version), plan=plan)
-        .prefetch_related("requirements")
+        .prefetch_related(Prefetch("requirements", queryset=requirements))
         .order_by("position", "number")
     )
     if q:
@@ -132,23 +156,13 @@ def triages_for(run: EvalRun, case_ids) -> dict[int, Triage]:
     }
 
 
-def status_counts(run: EvalRun) -> dict[str, int]:
-    rows = (
-        EvalResult.objects.for_org(run.organization_id)
-        .filter(run=run)
-        .values("status")
-        .annotate(n=Count("pk"))
-    )
-    return {r["status"]: r["n"] for r in rows}
-
-
 def plans_with_cases(use_case) -> list[tuple[str, int]]:
     """(name, current case count) of the use case's active plans that have cases."""
-    found = []
-    for plan in EvalPlan.objects.for_org(use_case.organization_id).filter(
-        use_case=use_case, archived_at__isnull=True
-    ):
-        count = case_count(plan)
-        if count:
-            found.append((plan.name, count))
-    return found
+    return list(
+        EvalPlan.objects.for_org(use_case.organization_id)
+        .filter(use_case=use_case, archived_at__isnull=True)
+        .annotate(case_count=current_case_count(use_case.organization_id))
+        .filter(case_count__gt=0)
+        .order_by("name", "pk")
+        .values_list("name", "case_count")
+    )

@@ -10,8 +10,7 @@ import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, Subquery
 from django.http import Http404, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +21,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
-from evals import case_io, services, summary
+from evals import case_io, selectors, services, summary
 from evals.api.serializers import (
     CaseImportParamsSerializer,
     CaseImportResultSerializer,
@@ -58,18 +57,13 @@ from evals.models import (
     RunTrigger,
     Target,
     Triage,
-    cases_at_version,
 )
 from evals.scorers import validate_spec
 from evals.targets import TargetConfig, TargetConfigError, check_connection
-from genai_po.actors import SCOPE_ACTIONS, Actor
 from genai_po.api.base import OrgScopedViewSet
-from genai_po.api.permissions import HasTokenScope, required_action
 from genai_po.fields import SecretUnreadable
-from genai_po.models import ApiToken
 from genai_po.roles import Action
 from usecases.api.serializers import ErrorSerializer
-from usecases.models import Requirement
 
 _INVALID = OpenApiResponse(ErrorSerializer, description="Invalid input; `errors` by field.")
 _NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object in this organization.")
@@ -113,23 +107,6 @@ def _split(validated: dict, *names: str) -> tuple[dict, ...]:
 
 
 # --- Plumbing: scopes, negotiation, raw bodies, errors
-
-
-class HasTokenScopeForAny(HasTokenScope):
-    """HasTokenScope, where a view may name several Actions for one of its actions (a tuple):
-    the token may act if one of its scopes allows any of them."""
-
-    def has_permission(self, request, view):
-        wanted = required_action(view, request)
-        if not isinstance(wanted, tuple) or not isinstance(request.auth, ApiToken):
-            return super().has_permission(request, view)
-        actor = Actor.for_token(token=request.auth)
-        if any(actor.can(one) for one in wanted):
-            return True
-        granting = [f"'{s.value}'" for s, allowed in SCOPE_ACTIONS.items() if allowed & set(wanted)]
-        raise exceptions.PermissionDenied(
-            f"This token lacks one of the scopes {', '.join(granting)}."
-        )
 
 
 class JsonOnlyNegotiation(DefaultContentNegotiation):
@@ -335,24 +312,6 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
 # --- Plans and their cases
 
 
-def _case_count(organization):
-    """How many cases the current version of each plan holds."""
-    cases = (
-        EvalCase.objects.for_org(organization)
-        .filter(cases_at_version(OuterRef("case_version")), plan=OuterRef("pk"))
-        .order_by()
-        .values("plan")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(cases, output_field=IntegerField()), 0)
-
-
-def _last_run_id(organization):
-    runs = EvalRun.objects.for_org(organization).filter(plan=OuterRef("pk")).order_by("-number")
-    return Subquery(runs.values("pk")[:1])
-
-
 def _attach_last_runs(organization, plans) -> None:
     """Each plan's last run, in one query for a page."""
     ids = [plan.last_run_id for plan in plans if plan.last_run_id]
@@ -365,17 +324,6 @@ def _attach_last_runs(organization, plans) -> None:
     )
     for plan in plans:
         plan.last_run = runs.get(plan.last_run_id)
-
-
-def _cases(plan: EvalPlan, version: int):
-    """The cases of one version of a plan's case set, with their requirements."""
-    requirements = Requirement.objects.for_org(plan.organization_id).only("id", "number")
-    return (
-        EvalCase.objects.for_org(plan.organization_id)
-        .filter(cases_at_version(version), plan=plan)
-        .prefetch_related(Prefetch("requirements", queryset=requirements))
-        .order_by("position", "number")
-    )
 
 
 _CONTENT_TYPE_FORMATS = {
@@ -415,7 +363,8 @@ class EvalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         queryset = queryset.select_related("use_case")
         if self.action in ("list", "retrieve", "create", "partial_update"):
             queryset = queryset.annotate(
-                case_count=_case_count(organization), last_run_id=_last_run_id(organization)
+                case_count=selectors.current_case_count(organization),
+                last_run_id=Subquery(selectors.latest_runs(organization).values("pk")[:1]),
             )
         if self.action == "list":
             filters = self.list_filters
@@ -478,7 +427,7 @@ class EvalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
     # --- Cases
 
     def _case(self, plan: EvalPlan, number: str) -> EvalCase:
-        case = _cases(plan, plan.case_version).filter(number=int(number)).first()
+        case = selectors.current_cases(plan).filter(number=int(number)).first()
         if case is None:
             raise Http404
         case.plan = plan
@@ -511,7 +460,7 @@ class EvalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
             raise exceptions.ValidationError(
                 {"version": [f"No such version: the current version is {plan.case_version}."]}
             )
-        page = self.paginate_queryset(_cases(plan, version))
+        page = self.paginate_queryset(selectors.current_cases(plan, version=version))
         return self.get_paginated_response(EvalCaseSerializer(page, many=True).data)
 
     @extend_schema(
@@ -665,7 +614,6 @@ class EvalRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScoped
     model = EvalRun
     serializer_class = EvalRunSerializer
     lookup_value_regex = "[0-9]+"
-    permission_classes = [HasTokenScopeForAny]
     actions = {
         **dict.fromkeys(["list", "retrieve", "results", "junit"], _FOLLOW_RUNS),
         "cancel": Action.RUN_EVALS,

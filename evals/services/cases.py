@@ -177,16 +177,17 @@ def _sync_verifications(plan: EvalPlan, number: int, requirements: list[Requirem
     have = set(existing.values_list("requirement_id", flat=True))
     existing.filter(requirement_id__in=wanted).update(name=name[:200])
     RequirementVerification.objects.bulk_create(
-        RequirementVerification(
-            organization_id=plan.organization_id,
-            requirement_id=req_id,
-            kind=VerificationKind.EVAL_CASE,
-            name=name[:200],
-            target_type=CASE_TARGET_TYPE,
-            target_id=target_id,
-        )  # fmt: skip
-        for req_id in sorted(wanted - have)
+        _verification(plan, number, req_id, name) for req_id in sorted(wanted - have)
     )
+
+
+def _verification(plan: EvalPlan, number: int, requirement_id: int, name: str):
+    """The PRD's link from a requirement to a case of this plan (not saved)."""
+    return RequirementVerification(
+        organization_id=plan.organization_id, requirement_id=requirement_id,
+        kind=VerificationKind.EVAL_CASE, name=name[:200], target_type=CASE_TARGET_TYPE,
+        target_id=f"{plan.pk}:{number}",
+    )  # fmt: skip
 
 
 def _case_label(plan: EvalPlan, number: int, fields: dict) -> str:
@@ -338,14 +339,16 @@ def cases_import(*, actor: Actor, plan: EvalPlan, drafts: list, source: str) -> 
             for i, (fields, _) in enumerate(prepared)
         ]
         EvalCase.objects.bulk_create(rows, batch_size=500)
-        links = []
+        # New case numbers: no link exists yet, so every link is a plain insert.
+        links, verifications = [], []
         through = EvalCase.requirements.through
         for row, (fields, requirements) in zip(rows, prepared, strict=True):
-            links.extend(through(evalcase_id=row.pk, requirement_id=r.pk) for r in requirements)
-            if requirements:
-                _sync_verifications(plan, row.number, requirements,
-                                    _case_label(plan, row.number, fields))  # fmt: skip
+            label = _case_label(plan, row.number, fields)
+            for requirement in requirements:
+                links.append(through(evalcase_id=row.pk, requirement_id=requirement.pk))
+                verifications.append(_verification(plan, row.number, requirement.pk, label))
         through.objects.bulk_create(links, batch_size=1000)
+        RequirementVerification.objects.bulk_create(verifications, batch_size=1000)
         _close_version(plan)
         last = first + len(rows) - 1
         audit_record(actor=actor, action="eval_case.import", obj=plan,

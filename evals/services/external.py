@@ -15,7 +15,7 @@ from evals.models import (
     RunTrigger,
 )
 from evals.services.cases import current_cases
-from evals.services.plans import lock_plan
+from evals.services.plans import clean_ci_metadata, lock_plan, next_run_number
 from evals.services.runs import run_config
 from genai_po.actors import Actor
 from genai_po.roles import Action
@@ -121,17 +121,13 @@ def external_run_upload(*, actor: Actor, plan: EvalPlan, data: bytes, label: str
         raise ValidationError(problems)
     with transaction.atomic():
         plan = lock_plan(plan)
-        plan.run_seq += 1
-        EvalPlan.objects.for_org(plan.organization_id).filter(pk=plan.pk).update(
-            run_seq=plan.run_seq
-        )
         now = timezone.now()
         run = EvalRun.objects.create(
-            organization_id=plan.organization_id, plan=plan, number=plan.run_seq,
+            organization_id=plan.organization_id, plan=plan, number=next_run_number(plan),
             trigger=RunTrigger.EXTERNAL, case_version=plan.case_version, status=RunStatus.RUNNING,
             target_label="uploaded results", repetitions=max(r["repetition"] for r in rows) + 1,
             config=run_config(plan), label=(label or "").strip()[:200],
-            ci_metadata={str(k)[:50]: str(v)[:300] for k, v in (ci_metadata or {}).items()},
+            ci_metadata=clean_ci_metadata(ci_metadata),
             total_items=len(rows), created_by=actor.user, created_by_label=actor.label,
             started_at=now,
         )  # fmt: skip

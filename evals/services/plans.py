@@ -114,12 +114,8 @@ def next_run_at(cadence: str, now=None):
     return None
 
 
-def plan_create(*, actor: Actor, use_case: UseCase, data: dict) -> EvalPlan:
-    actor.require(Action.EDIT_PRODUCT)
-    actor.require_same_org(use_case)
-    plan = EvalPlan(organization_id=use_case.organization_id, use_case=use_case,
-                    created_by=actor.user)  # fmt: skip
-    data = {"scorers": [{"type": "escalation"}], **data}
+def _apply_plan(plan: EvalPlan, data: dict) -> None:
+    """Set validated fields on the plan (in memory); raises ValidationError by field."""
     for field, value in _clean_plan(plan, data).items():
         setattr(plan, field, value)
     try:
@@ -127,6 +123,14 @@ def plan_create(*, actor: Actor, use_case: UseCase, data: dict) -> EvalPlan:
                                  "judge_target"])  # fmt: skip
     except ValidationError as exc:
         raise ValidationError(exc.message_dict) from exc
+
+
+def plan_create(*, actor: Actor, use_case: UseCase, data: dict) -> EvalPlan:
+    actor.require(Action.EDIT_PRODUCT)
+    actor.require_same_org(use_case)
+    plan = EvalPlan(organization_id=use_case.organization_id, use_case=use_case,
+                    created_by=actor.user)  # fmt: skip
+    _apply_plan(plan, {"scorers": [{"type": "escalation"}], **data})
     plan.next_run_at = next_run_at(plan.cadence)
     with transaction.atomic():
         plan.save()
@@ -139,13 +143,7 @@ def plan_update(*, actor: Actor, plan: EvalPlan, data: dict) -> EvalPlan:
     actor.require_same_org(plan)
     before = _plan_audit(plan)
     cadence_before = plan.cadence
-    for field, value in _clean_plan(plan, data).items():
-        setattr(plan, field, value)
-    try:
-        plan.full_clean(exclude=["organization", "use_case", "created_by", "target",
-                                 "judge_target"])  # fmt: skip
-    except ValidationError as exc:
-        raise ValidationError(exc.message_dict) from exc
+    _apply_plan(plan, data)
     if plan.cadence != cadence_before:
         plan.next_run_at = next_run_at(plan.cadence)
     with transaction.atomic():
@@ -171,3 +169,15 @@ def plan_archive(*, actor: Actor, plan: EvalPlan, archived: bool = True) -> Eval
 def lock_plan(plan: EvalPlan) -> EvalPlan:
     """The plan row, locked until the transaction ends: its counters are ours to bump."""
     return EvalPlan.objects.for_org(plan.organization_id).select_for_update().get(pk=plan.pk)
+
+
+def next_run_number(plan: EvalPlan) -> int:
+    """Hand out the plan's next run number; the plan must be locked (``lock_plan``)."""
+    plan.run_seq += 1
+    EvalPlan.objects.for_org(plan.organization_id).filter(pk=plan.pk).update(run_seq=plan.run_seq)
+    return plan.run_seq
+
+
+def clean_ci_metadata(ci_metadata: dict | None) -> dict[str, str]:
+    """CI facts sent with a run (commit, branch, link), as short strings."""
+    return {str(k)[:50]: str(v)[:300] for k, v in (ci_metadata or {}).items()}

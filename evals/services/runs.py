@@ -22,7 +22,7 @@ from evals.models import (
     TriageCategory,
 )
 from evals.services.cases import current_cases
-from evals.services.plans import lock_plan, next_run_at
+from evals.services.plans import clean_ci_metadata, lock_plan, next_run_at, next_run_number
 from evals.signals import context_gap_triaged
 from genai_po.actors import Actor
 from genai_po.roles import Action
@@ -72,22 +72,18 @@ def run_start(*, actor: Actor, plan: EvalPlan, trigger: str = RunTrigger.BROWSER
     if _uses_judge(plan) and plan.judge_target is None:
         raise RunRefused("Some scorers are LLM-as-judge: choose a judge target on the plan.")
     label = (label or "").strip()[:200]
-    ci_metadata = {str(k)[:50]: str(v)[:300] for k, v in (ci_metadata or {}).items()}
     with transaction.atomic():
         plan = lock_plan(plan)
         case_ids = current_cases(plan).order_by("position", "number").values_list("pk", flat=True)
         per_chunk = max(1, CHUNK_ITEMS // plan.repetitions)
-        plan.run_seq += 1
-        EvalPlan.objects.for_org(plan.organization_id).filter(pk=plan.pk).update(
-            run_seq=plan.run_seq
-        )
         now = timezone.now()
         run = EvalRun.objects.create(
-            organization_id=plan.organization_id, plan=plan, number=plan.run_seq,
+            organization_id=plan.organization_id, plan=plan, number=next_run_number(plan),
             trigger=trigger, case_version=plan.case_version, target=plan.target,
             target_label=f"{plan.target.name} ({plan.target.get_kind_display()})",
             repetitions=plan.repetitions, config=run_config(plan), label=label,
-            ci_metadata=ci_metadata, created_by=actor.user, created_by_label=actor.label,
+            ci_metadata=clean_ci_metadata(ci_metadata), created_by=actor.user,
+            created_by_label=actor.label,
         )  # fmt: skip
         chunks, batch, count = [], [], 0
         for case_id in case_ids.iterator(chunk_size=2000):
