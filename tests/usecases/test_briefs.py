@@ -2,8 +2,8 @@
 
 import pytest
 
+from genai_po.models import AuditEvent
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories.usecases import UseCaseFactory
 from usecases.models import StageTransition, UseCase
 
@@ -135,7 +135,8 @@ def test_scores_update_the_rank_live(client, po):
     response = client.post("/o/org-a/use-cases/1/scores/", SCORES, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body
-    assert 'id="scores"' in body and "Rank 1 of 2 with 3.667 out of 5." in body
+    assert 'id="priority-explanation"' in body and "Rank 1 of 2 with 3.667 out of 5." in body
+    assert "<select" not in body  # the selects being edited are never swapped
     other.refresh_from_db()
     assert str(other.priority_score) == "2.000"
 

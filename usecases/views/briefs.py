@@ -178,7 +178,8 @@ class UseCaseStageView(OrgView):
 
 
 class UseCaseScoresView(OrgView):
-    """Scores change the rank live: htmx swaps the scores panel with its explanation."""
+    """Scores change the rank live: htmx swaps the explanation beside the selects (never the
+    selects themselves), so a change made during a save is kept."""
 
     permission = {"POST": Action.EDIT_PRODUCT}
     scoped_objects = USE_CASE
@@ -201,5 +202,5 @@ class UseCaseScoresView(OrgView):
         else:
             status = 400
         context = _detail_context(request, use_case, scores_form=form)
-        return render_page(request, "usecases/detail.html", context, partial="scores",
-                           status=status)  # fmt: skip
+        return render_page(request, "usecases/detail.html", context,
+                           partial="priority_explanation", status=status)  # fmt: skip
