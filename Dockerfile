@@ -43,6 +43,7 @@ RUN GENAI_PO_ENV=production DEBUG=false \
     SECRET_KEY=build-time-collectstatic-only-not-a-secret-0123456789abcdef \
     ALLOWED_HOSTS=build.invalid \
     GENAI_PO_SECRETS_KEYS=0000000000000000000000000000000000000000000A= \
+    GENAI_PO_AUDIT_KEYS=build:collectstatic-only-not-a-secret-0123456789 \
     GENAI_PO_VAR_DIR=/tmp/build-var \
     python manage.py collectstatic --noinput --verbosity 0
 

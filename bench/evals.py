@@ -333,12 +333,19 @@ def bench_memory(org, use_case, actor) -> bool:
 # --------------------------------------------------------------------------- main
 
 
+def _purge(slug: str) -> None:
+    """The throwaway organization goes, its append-only audit trail included."""
+    from genai_po.maintenance import organization_purge
+    from genai_po.models import Organization
+
+    for org in Organization.objects.filter(slug=slug):
+        organization_purge(organization=org)
+
+
 def main() -> int:
     _setup_django()
     _migrate_if_needed()
     from django.db import connection
-
-    from genai_po.models import Organization
 
     tag = uuid.uuid4().hex[:10]
     print(f"eval benchmarks on {connection.vendor} ({connection.settings_dict['NAME']})")
@@ -347,7 +354,7 @@ def main() -> int:
         met = [bench_throughput(org, use_case, actor), bench_scorers(),
                bench_memory(org, use_case, actor)]  # fmt: skip
     finally:
-        Organization.objects.filter(slug=f"{ORG_PREFIX}{tag}").delete()
+        _purge(f"{ORG_PREFIX}{tag}")
     print(f"eval benchmarks: {sum(met)} of {len(met)} targets met")
     return 0  # figures, not a gate: a missed target is printed, not raised
 

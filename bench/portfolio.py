@@ -146,7 +146,10 @@ def main() -> int:
               f"{count} queries")  # fmt: skip
     finally:
         client.logout()
-        Organization.objects.filter(slug=f"bench-portfolio-{tag}").delete()
+        from genai_po.maintenance import organization_purge
+
+        for bench_org in Organization.objects.filter(slug=f"bench-portfolio-{tag}"):
+            organization_purge(organization=bench_org)
         User.objects.filter(email__startswith=f"bench-{tag}-").delete()
     return 1 if missed else 0
 

@@ -49,6 +49,8 @@ from evals.models import (
 )
 from evals.services import egress_policy_for
 from evals.targets import Answer, CaseInput, TargetConfig, call_target, cost_of
+from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.secrets import SecretUnreadable
 
 log = logging.getLogger(__name__)
@@ -421,6 +423,10 @@ def fail_run(run: EvalRun, message: str) -> bool:
         if updated:
             run.refresh_from_db()
             summary.store(run)
+            actor = Actor.system(organization=run.organization, label="eval worker")
+            audit_record(actor=actor, action="eval_run.finish", obj=run,
+                         after={"status": run.status, "error": run.error[:500],
+                                "thresholds_met": False})  # fmt: skip
     return bool(updated)
 
 
@@ -612,7 +618,12 @@ def _next(done: queue.Queue):
 
 def finalize(run_id: int) -> bool:
     """Complete (or fail) a run whose chunks are all settled: exactly once."""
-    run = EvalRun.objects.across_orgs().filter(pk=run_id).select_related("plan").first()
+    run = (
+        EvalRun.objects.across_orgs()
+        .filter(pk=run_id)
+        .select_related("plan", "organization")
+        .first()
+    )
     if run is None or run.status not in ACTIVE_RUN_STATUSES:
         return False
     unsettled = (
@@ -628,26 +639,25 @@ def finalize(run_id: int) -> bool:
     if evaluated == 0:
         status = RunStatus.FAILED
         error = summary.failure_message(run, stats)
-    updated = (
-        EvalRun.objects.for_org(run.organization_id)
-        .filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES)
-        .update(
-            status=status,
-            error=error,
-            finished_at=timezone.now(),
-            started_at=run.started_at or timezone.now(),
-            **summary.columns(stats, status),
-        )  # fmt: skip
-    )
-    if updated:
-        from genai_po.actors import Actor
-        from governance.audit import audit_record
-
-        run.refresh_from_db()
-        actor = Actor.system(organization=run.organization, label="eval worker")
-        audit_record(actor=actor, action="eval_run.finish", obj=run,
-                     after={"status": run.status, "pass_rate": run.pass_rate,
-                            "thresholds_met": run.thresholds_met})  # fmt: skip
+    # The run's final state and the event that records it commit together, or neither.
+    with transaction.atomic():
+        updated = (
+            EvalRun.objects.for_org(run.organization_id)
+            .filter(pk=run.pk, status__in=ACTIVE_RUN_STATUSES)
+            .update(
+                status=status,
+                error=error,
+                finished_at=timezone.now(),
+                started_at=run.started_at or timezone.now(),
+                **summary.columns(stats, status),
+            )  # fmt: skip
+        )
+        if updated:
+            run.refresh_from_db()
+            actor = Actor.system(organization=run.organization, label="eval worker")
+            audit_record(actor=actor, action="eval_run.finish", obj=run,
+                         after={"status": run.status, "pass_rate": run.pass_rate,
+                                "thresholds_met": run.thresholds_met})  # fmt: skip
     return bool(updated)
 
 

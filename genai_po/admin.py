@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from genai_po.models import ApiToken, Invitation, Membership, Organization, User
+from genai_po.models import ApiToken, AuditEvent, Invitation, Membership, Organization, User
 
 
 class CrossOrgAdmin(admin.ModelAdmin):
@@ -32,7 +32,10 @@ class UserAdmin(BaseUserAdmin):
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["audit_head_seq", "audit_head_hash"]
+
+    def has_delete_permission(self, request, obj=None):
+        # An organization carries an append-only audit trail: see `purge_organization`.
+        return False
 
 
 @admin.register(Membership)
@@ -52,3 +55,20 @@ class InvitationAdmin(CrossOrgAdmin):
 class ApiTokenAdmin(CrossOrgAdmin):
     list_display = ["name", "prefix", "organization", "created_at", "expires_at", "revoked_at"]
     readonly_fields = ["prefix", "token_hash", "last_used_at"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(CrossOrgAdmin):
+    """Read-only: the audit trail is append-only, even for staff."""
+
+    list_display = ["organization", "seq", "created_at", "actor_label", "action", "object_type"]
+    list_filter = ["action"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

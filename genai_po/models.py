@@ -1,4 +1,5 @@
-"""The tenancy core: users, organizations, memberships, invitations and API tokens."""
+"""The tenancy core: users, organizations, memberships, invitations, API tokens, and the
+audit trail every app writes to."""
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -8,7 +9,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from genai_po.roles import Role
-from genai_po.tenancy import OrgScopedModel
+from genai_po.tenancy import OrgScopedManager, OrgScopedModel, OrgScopedQuerySet
 
 
 class UserManager(BaseUserManager):
@@ -79,10 +80,6 @@ class Organization(models.Model):
     created_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Head of the organization's audit hash chain, moved in the same transaction as
-    # each new event, so deleting the newest events is detected too.
-    audit_head_seq = models.PositiveBigIntegerField(default=0)
-    audit_head_hash = models.CharField(max_length=64, default="0" * 64)
 
     class Meta:
         ordering = ["name"]
@@ -177,3 +174,106 @@ class ApiToken(OrgScopedModel):
         if self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+# --- The audit trail (written through genai_po.audit)
+
+
+class AppendOnlyError(RuntimeError):
+    """Audit events are never changed or deleted."""
+
+
+class AuditEventQuerySet(OrgScopedQuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only.")
+
+
+class AuditEvent(OrgScopedModel):
+    """One write made through a service, chained per organization by HMAC-SHA-256.
+
+    On PostgreSQL a trigger refuses UPDATE and DELETE of these rows (migration 0003).
+    """
+
+    seq = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    # Events are never rewritten, not even when their actor is deleted: no SET_NULL,
+    # no database constraint; actor_label keeps who it was.
+    actor_user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_token = models.ForeignKey(
+        ApiToken,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=254)
+    actor_role = models.CharField(max_length=20)
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    # The id of the GENAI_PO_AUDIT_KEYS entry whose secret signed `hash`.
+    key_id = models.CharField(max_length=32)
+    hash = models.CharField(max_length=64)
+
+    objects = OrgScopedManager.from_queryset(AuditEventQuerySet)()
+
+    # What the page, the CSV export and the API show of an event, in this order.
+    PUBLIC_FIELDS = (
+        "seq", "created_at", "actor_label", "actor_role", "action", "object_type",
+        "object_id", "before", "after", "request_id", "ip", "prev_hash", "key_id", "hash",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "seq"], name="audit_event_unique_seq")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "action"], name="audit_event_action_idx"),
+            models.Index(fields=["organization", "created_at"], name="audit_event_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        # Why here: append-only is a property of the row, whichever code path saves it.
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")
+
+
+class AuditChainHead(OrgScopedModel):
+    """The newest event of an organization's chain, moved in the same transaction as each
+    new event (so deleting the newest events is detected too). Its own row, locked per
+    append, so an audited write never locks the organization row."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="audit_chain_head_one_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"audit head #{self.seq} of {self.organization_id}"

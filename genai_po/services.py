@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.models import ApiToken, Invitation, Membership, Organization, User
 from genai_po.roles import Action, Role, Scope
-from governance.audit import audit_record
 
 TOKEN_PREFIX = "gpo_"  # noqa: S105 - a public prefix, not a secret
 RESERVED_SLUGS = {"new", "api", "admin", "static", "accounts", "o", "invitations"}

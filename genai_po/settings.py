@@ -277,7 +277,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60,
     },
     "verify-audit-chains": {
-        "task": "governance.tasks.audit_chains_verify",
+        "task": "genai_po.tasks.audit_chains_verify",
         "schedule": 24 * 60 * 60,
     },
     "eval-reap-leases": {
@@ -347,3 +347,11 @@ from genai_po.secrets import keys_from_environment  # noqa: E402 — appended bl
 
 SECRETS_KEYS = keys_from_environment(production=PRODUCTION, var_dir=VAR_DIR)
 # ==== end of secrets at rest ==================================================================
+
+# ==== Audit trail keys (genai_po/audit_keys.py) =================================================
+# GENAI_PO_AUDIT_KEYS: comma-separated <key id>:<secret>, the first signs, all verify (rotation).
+# Never in the database. Production refuses to start without; development generates one in var/.
+from genai_po.audit_keys import audit_keys_from_environment  # noqa: E402 — needs PRODUCTION
+
+AUDIT_KEYS = audit_keys_from_environment(production=PRODUCTION, var_dir=VAR_DIR)
+# ==== end of audit trail keys ===================================================================

@@ -1,11 +1,15 @@
 """Background work of the tenancy core. Tasks take ids and call services."""
 
+import logging
+
 from celery import shared_task
 from django.core.mail import send_mail
 from django.core.management import call_command
 from django.template.loader import render_to_string
 
 from genai_po.models import Invitation
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -33,3 +37,32 @@ def invitation_send_email(invitation_id: int) -> None:
 @shared_task
 def sessions_clear_expired() -> None:
     call_command("clearsessions")
+
+
+@shared_task
+def audit_chains_verify() -> int:
+    """Verify every organization's audit chain (nightly); log each head digest, and an error
+    for each broken chain."""
+    from genai_po.audit import audit_chain_verify
+    from genai_po.models import Organization
+
+    broken = 0
+    for org in Organization.objects.order_by("pk").iterator():
+        report = audit_chain_verify(organization=org)
+        if report.ok:
+            logger.info(
+                "Audit chain of %s intact: %s event(s), head %s",
+                org.slug,
+                report.events_checked,
+                report.head_digest,
+            )
+            continue
+        broken += 1
+        logger.error(
+            "Audit chain of %s is broken at event #%s: %s (recorded head %s)",
+            org.slug,
+            report.broken_seq,
+            report.reason,
+            report.head_digest,
+        )
+    return broken

@@ -5,9 +5,8 @@ from datetime import datetime, time
 from django.apps import apps
 from django.utils import timezone
 
-from genai_po.models import Organization
+from genai_po.models import AuditEvent, Organization
 from genai_po.roles import Role
-from governance.models import AuditEvent
 
 
 def audit_events_filtered(

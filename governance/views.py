@@ -5,12 +5,12 @@ import json
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from genai_po.audit import audit_created_at
 from genai_po.base_views import OrgView
 from genai_po.csv_export import csv_response, safe_cell
 from genai_po.forms import AuditFilterForm
+from genai_po.models import AuditEvent
 from genai_po.roles import Action, role_can
-from governance.audit import audit_created_at
-from governance.models import AuditEvent
 from governance.selectors import audit_event_rows, audit_events_filtered, audit_filter_choices
 
 CSV_COLUMNS = list(AuditEvent.PUBLIC_FIELDS)
@@ -67,7 +67,7 @@ class AuditExportView(OrgView):
             [
                 e.seq, audit_created_at(e.created_at), safe_cell(e.actor_label), e.actor_role,
                 e.action, e.object_type, e.object_id, safe_cell(_json(e.before)),
-                safe_cell(_json(e.after)), e.request_id, e.ip or "", e.prev_hash, e.hash,
+                safe_cell(_json(e.after)), e.request_id, e.ip or "", e.prev_hash, e.key_id, e.hash,
             ]
             for e in events.iterator(chunk_size=2000)
         )  # fmt: skip

@@ -28,7 +28,12 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 APP_SERVICES = {"web", "worker", "beat", "migrate"}
 LONG_RUNNING = {"postgres", "redis", "web", "worker", "beat"}
 ONE_SHOT = {"migrate"}
-REQUIRED_SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "GENAI_PO_SECRETS_KEYS")
+REQUIRED_SECRETS = (
+    "SECRET_KEY",
+    "POSTGRES_PASSWORD",
+    "GENAI_PO_SECRETS_KEYS",
+    "GENAI_PO_AUDIT_KEYS",
+)
 # What each service's healthcheck must actually exercise.
 HEALTHCHECK_PROBES = {
     "postgres": "pg_isready",

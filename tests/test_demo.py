@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
+from genai_po.audit import audit_chain_verify, chain_head_of
 from genai_po.models import Membership, Organization, User
-from governance.audit import audit_chain_verify
 from usecases.models import Prd, Requirement, UseCase
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ def _counts():
         Membership.objects.for_org(org).count(),
         UseCase.objects.for_org(org).count(),
         Requirement.objects.for_org(org).count(),
-        org.audit_head_seq,
+        chain_head_of(org).seq,
     )
 
 

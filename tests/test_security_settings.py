@@ -52,6 +52,7 @@ SETUP = "import django; django.setup()"
 
 
 GOOD_SECRETS_KEY = "0" * 42 + "A="  # a well-formed Fernet key (32 bytes, url-safe base64)
+GOOD_AUDIT_KEYS = "k1:" + secrets.token_urlsafe(48)
 
 
 def _production_env(tmp_path, **overrides) -> dict[str, str]:
@@ -65,6 +66,7 @@ def _production_env(tmp_path, **overrides) -> dict[str, str]:
         "ALLOWED_HOSTS": "workspace.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://workspace.example.com",
         "GENAI_PO_SECRETS_KEYS": GOOD_SECRETS_KEY,
+        "GENAI_PO_AUDIT_KEYS": GOOD_AUDIT_KEYS,
     }
     for name in ("DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"):
         if name in os.environ:

@@ -8,9 +8,9 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.models import Membership
 from genai_po.roles import Action
-from governance.audit import audit_record
 from usecases import scoring
 from usecases.gates import gate_for_move
 from usecases.models import (

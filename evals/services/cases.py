@@ -19,8 +19,8 @@ from evals.models import (
 )
 from evals.services.plans import lock_plan
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.roles import Action
-from governance.audit import audit_record
 from usecases.models import Requirement, RequirementVerification, VerificationKind
 
 CASE_TARGET_TYPE = "evals.evalcase"

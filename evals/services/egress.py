@@ -13,8 +13,8 @@ from evals.models import (
 )
 from evals.netguard import EgressPolicy
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.roles import Action
-from governance.audit import audit_record
 
 
 def egress_settings_of(organization) -> EgressSettings:

@@ -18,8 +18,8 @@ from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_number
 from evals.services.runs import run_config
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.roles import Action
-from governance.audit import audit_record
 
 EXTERNAL_MAX_BYTES = 20 * 1024 * 1024
 EXTERNAL_MAX_LINES = 100_000

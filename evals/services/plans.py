@@ -15,8 +15,8 @@ from evals.models import (
     TargetKind,
 )
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.roles import Action
-from governance.audit import audit_record
 from usecases.models import Requirement, UseCase
 
 PLAN_FIELDS = [

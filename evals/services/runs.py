@@ -25,8 +25,8 @@ from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_at, next_run_number
 from evals.signals import context_gap_triaged
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.roles import Action
-from governance.audit import audit_record
 
 CHUNK_ITEMS = 50  # (case, repetition) items per leased chunk
 

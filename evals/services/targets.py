@@ -14,9 +14,9 @@ from evals.models import (
 from evals.targets import TargetConfigError, parse_body_template, parse_headers
 from evals.targets import parse_response_path as _parse_path
 from genai_po.actors import Actor
+from genai_po.audit import audit_record
 from genai_po.fields import Secret
 from genai_po.roles import Action
-from governance.audit import audit_record
 
 TARGET_FIELDS = [
     "name", "kind", "url", "model", "api_key", "system_prompt", "temperature", "max_tokens",

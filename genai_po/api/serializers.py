@@ -1,8 +1,7 @@
 from rest_framework import serializers
 
-from genai_po.models import ApiToken, Membership, Organization
+from genai_po.models import ApiToken, AuditEvent, Membership, Organization
 from genai_po.roles import Role
-from governance.models import AuditEvent
 
 
 class OrganizationSerializer(serializers.ModelSerializer):

@@ -14,9 +14,8 @@ from genai_po.api.serializers import (
     MemberSerializer,
     MeSerializer,
 )
-from genai_po.models import Membership
+from genai_po.models import AuditEvent, Membership
 from genai_po.roles import Action
-from governance.models import AuditEvent
 
 
 class MeView(APIView):

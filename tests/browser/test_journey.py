@@ -5,9 +5,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from genai_po.models import Invitation
+from genai_po.models import AuditEvent, Invitation
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories import TEST_PASSWORD, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

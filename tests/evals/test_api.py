@@ -27,7 +27,7 @@ from evals.models import (
 )
 from genai_po import cli
 from genai_po.actors import Actor
-from governance.models import AuditEvent
+from genai_po.models import AuditEvent
 from tests.factories.evals import EvalPlanFactory, TargetFactory, make_case, make_run
 from tests.factories.usecases import RequirementFactory, UseCaseFactory
 

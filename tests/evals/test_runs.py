@@ -18,7 +18,7 @@ from evals.models import (
     RunChunk,
     RunStatus,
 )
-from governance.models import AuditEvent
+from genai_po.models import AuditEvent
 from tests.factories.evals import EvalPlanFactory, TargetFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +135,53 @@ def test_the_run_is_finalized_exactly_once(actor_a, plan_a, django_capture_on_co
     assert engine.finalize(run.pk) is False
     finishes = AuditEvent.objects.for_org(run.organization_id).filter(action="eval_run.finish")
     assert finishes.count() == 1
+
+
+def test_the_finishing_event_commits_with_the_final_state_or_neither_does(
+    actor_a, plan_a, monkeypatch
+):
+    """A crash while recording the finish leaves the run active for the reaper, never a
+    finished run without its audit event."""
+    add_cases(actor_a, plan_a)
+    run = services.run_start(actor=actor_a, plan=plan_a)
+    monkeypatch.setattr(engine, "finalize", lambda run_id: False)  # the driver only works
+    engine.drive(run.pk)
+    monkeypatch.undo()
+
+    def audit_fails(**kwargs):
+        raise RuntimeError("the worker died while auditing")
+
+    monkeypatch.setattr(engine, "audit_record", audit_fails)
+    with pytest.raises(RuntimeError):
+        engine.finalize(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.finished_at is None
+    monkeypatch.undo()
+
+    assert engine.finalize(run.pk) is True
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    finish = AuditEvent.objects.for_org(run.organization_id).get(action="eval_run.finish")
+    assert finish.after["status"] == "completed"
+
+
+def test_a_failed_run_records_its_finish_with_the_reason(actor_a, plan_a):
+    add_cases(actor_a, plan_a)
+    run = services.run_start(actor=actor_a, plan=plan_a)
+
+    assert engine.fail_run(run, "The target was deleted after the run was queued.") is True
+
+    finish = AuditEvent.objects.for_org(run.organization_id).get(action="eval_run.finish")
+    assert finish.after == {
+        "status": "failed",
+        "error": "The target was deleted after the run was queued.",
+        "thresholds_met": False,
+    }
+    assert engine.fail_run(run, "again") is False
+    assert (
+        AuditEvent.objects.for_org(run.organization_id).filter(action="eval_run.finish").count()
+        == 1
+    )
 
 
 def test_two_runs_of_one_plan_at_once_do_not_mix(actor_a, plan_a):

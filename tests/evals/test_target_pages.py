@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from evals.models import EgressSettings, Target
 from genai_po.fields import Secret
+from genai_po.models import AuditEvent
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories.evals import EvalPlanFactory, TargetFactory, allow_loopback
 from tests.factories.usecases import UseCaseFactory
 

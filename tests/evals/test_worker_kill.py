@@ -28,7 +28,7 @@ from evals import services, tasks
 from evals.case_io import CaseDraft
 from evals.models import EvalResult, EvalRun, RunChunk, RunStatus
 from genai_po.celery import app as celery_app
-from governance.models import AuditEvent
+from genai_po.models import AuditEvent
 from tests.factories.evals import EvalPlanFactory, TargetFactory, allow_loopback
 from tests.worker_env import cache_url, worker_database_url
 

@@ -7,9 +7,8 @@ import pytest
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from genai_po.models import Membership
+from genai_po.models import AuditEvent, Membership
 from genai_po.roles import Role
-from governance.models import AuditEvent
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from genai_po import services
 from genai_po.actors import Actor
-from genai_po.models import Invitation, Membership
+from genai_po.models import AuditEvent, Invitation, Membership
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories import MembershipFactory, UserFactory
 
 

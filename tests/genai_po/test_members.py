@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from genai_po import services
 from genai_po.actors import Actor
-from genai_po.models import Membership
+from genai_po.models import AuditEvent, Membership
 from genai_po.roles import Role
-from governance.models import AuditEvent
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,9 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 
-from genai_po.models import Membership, Organization
+from genai_po.models import AuditEvent, Membership, Organization
 from genai_po.roles import Role
 from genai_po.services import organization_create
-from governance.models import AuditEvent
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

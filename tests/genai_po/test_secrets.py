@@ -17,10 +17,10 @@ from django.template import engines
 from django.test import override_settings
 
 from genai_po import secrets
+from genai_po.audit import _json_safe
 from genai_po.fields import EncryptedTextField, Secret
 from genai_po.models import Organization
 from genai_po.secrets import SecretUnreadable
-from governance.audit import _json_safe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAINTEXT = "sk-live-0123456789abcdef"
@@ -363,6 +363,7 @@ def _boot_env(tmp_path, environment: str, **overrides) -> dict[str, str]:
         "GENAI_PO_ENV": environment,
         "SECRET_KEY": "k" * 20 + Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "workspace.example.com",
+        "GENAI_PO_AUDIT_KEYS": "k1:" + "a" * 48,
     }
     env.update({name: value for name, value in overrides.items() if value is not None})
     return env

@@ -12,9 +12,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from genai_po.models import ApiToken
+from genai_po.models import ApiToken, AuditEvent
 from genai_po.roles import Role
-from governance.models import AuditEvent
 
 TOKEN_RE = re.compile(r"gpo_[A-Za-z0-9_-]{43,}")
 

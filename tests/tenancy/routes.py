@@ -11,7 +11,7 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from genai_po.actors import Actor
-from governance.audit import audit_record
+from genai_po.audit import audit_record
 from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
 from tests.factories.evals import EvalPlanFactory, TargetFactory, make_case, make_run
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory

@@ -1,8 +1,8 @@
 """Helpers shared by the use-case service tests."""
 
 from genai_po.actors import Actor
-from genai_po.models import Organization
-from governance.models import AuditEvent
+from genai_po.audit import chain_head_of
+from genai_po.models import AuditEvent
 from usecases.models import UseCase
 
 
@@ -20,7 +20,7 @@ class Trail:
         self.mark()
 
     def mark(self) -> None:
-        self.since = Organization.objects.get(pk=self.org.pk).audit_head_seq
+        self.since = chain_head_of(self.org).seq
 
     def new(self) -> list[AuditEvent]:
         return list(AuditEvent.objects.for_org(self.org).filter(seq__gt=self.since).order_by("seq"))

@@ -13,8 +13,8 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from genai_po.actors import Actor
+from genai_po.models import AuditEvent
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 from usecases import services
 from usecases.models import PRD_SECTION_KEYS, Prd, PrdVersion, Requirement, UseCase

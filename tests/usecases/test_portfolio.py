@@ -12,8 +12,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
+from genai_po.models import AuditEvent
 from genai_po.roles import Role
-from governance.models import AuditEvent
 from tests.factories import MembershipFactory, UserFactory
 from tests.factories.usecases import UseCaseFactory
 from usecases import charts, scoring

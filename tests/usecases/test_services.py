@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 
 from genai_po.actors import Actor
+from genai_po.audit import audit_chain_verify
 from genai_po.roles import Role
-from governance.audit import audit_chain_verify
 from tests.factories import UserFactory
 from tests.usecases.helpers import Trail, _actor, _fresh
 from usecases import selectors, services
