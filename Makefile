@@ -31,6 +31,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

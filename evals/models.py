@@ -228,8 +228,12 @@ class EvalCase(OrgScopedModel):
     must_escalate = models.BooleanField(default=False)
     origin = models.CharField(max_length=20, choices=CaseOrigin.choices, default=CaseOrigin.MANUAL)
     origin_ref = models.CharField(max_length=200, blank=True)
+    # What the case verifies: the PRD shows it through evals' verification provider.
     requirements = models.ManyToManyField(
-        "usecases.Requirement", blank=True, related_name="eval_case_rows"
+        "usecases.Requirement",
+        blank=True,
+        related_name="eval_case_rows",
+        through="EvalCaseRequirement",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -263,6 +267,29 @@ class EvalCase(OrgScopedModel):
             if isinstance(message, dict) and message.get("role") == "user":
                 return str(message.get("content", ""))
         return ""
+
+
+class EvalCaseRequirement(OrgScopedModel):
+    """A case revision verifies a requirement of its plan's use case (the case's own link,
+    copied to each new revision)."""
+
+    case = models.ForeignKey(EvalCase, on_delete=models.CASCADE, related_name="requirement_links")
+    requirement = models.ForeignKey(
+        "usecases.Requirement", on_delete=models.CASCADE, related_name="eval_case_links"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "requirement"], name="evalcaserequirement_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "requirement"], name="evalcasereq_requirement")
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} verifies requirement {self.requirement_id}"
 
 
 def cases_at_version(version: int) -> Q:

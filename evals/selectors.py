@@ -166,3 +166,31 @@ def plans_with_cases(use_case) -> list[tuple[str, int]]:
         .order_by("name", "pk")
         .values_list("name", "case_count")
     )
+
+
+FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED)
+
+
+def plans_with_latest_verdict(use_case) -> list[EvalPlan]:
+    """The use case's active plans that have cases, each with its latest finished run
+    (`verdict_run_*`: number, status, pass rate, thresholds met; None when none finished),
+    in one query. A cancelled run is no verdict."""
+    org = use_case.organization_id
+    finished = (
+        EvalRun.objects.for_org(org)
+        .filter(plan=OuterRef("pk"), status__in=FINISHED)
+        .order_by("-number")
+    )
+    return list(
+        EvalPlan.objects.for_org(org)
+        .filter(use_case=use_case, archived_at__isnull=True)
+        .annotate(
+            case_count=current_case_count(org),
+            verdict_run_id=Subquery(finished.values("pk")[:1]),
+            verdict_run_number=Subquery(finished.values("number")[:1]),
+            verdict_run_pass_rate=Subquery(finished.values("pass_rate")[:1]),
+            verdict_run_thresholds_met=Subquery(finished.values("thresholds_met")[:1]),
+        )
+        .filter(case_count__gt=0)
+        .order_by("name", "pk")
+    )

@@ -1,13 +1,14 @@
-"""Demo data for `seed_demo`: idempotent steps, run in order.
+"""Demo data for `seed_demo`: the organizations, then each area's step, in order.
 
-Later areas add their own step to SEEDERS (a function taking the DemoContext);
-each step must be safe to run again on an already-seeded database.
+Areas register their step in their AppConfig (`genai_po.registry.register_demo_seeder`):
+a function taking the DemoContext, safe to run again on an already-seeded database.
 """
 
 from dataclasses import dataclass, field
 
 from genai_po.actors import Actor
 from genai_po.models import Membership, Organization, User
+from genai_po.registry import demo_seeders
 from genai_po.roles import Role
 from genai_po.services import membership_add, organization_create
 
@@ -71,16 +72,6 @@ def seed_organizations(ctx: DemoContext) -> None:
         )
 
 
-def _use_cases(ctx: DemoContext) -> None:
-    from usecases.demo import seed_use_cases
-
-    seed_use_cases(ctx)
-
-
-def _evals(ctx: DemoContext) -> None:
-    from evals.demo import seed_evals
-
-    seed_evals(ctx)
-
-
-SEEDERS = [seed_organizations, _use_cases, _evals]
+def seeders() -> list:
+    """Every step of `seed_demo`, in order: the organizations first."""
+    return [seed_organizations, *demo_seeders()]

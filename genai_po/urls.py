@@ -1,10 +1,16 @@
-"""Browser pages live under /o/<org_slug>/…; machines use /api/v1/."""
+"""Browser pages live under /o/<org_slug>/…; machines use /api/v1/.
+
+The root URLconf is the one place of the core that names the areas: it mounts each one's
+pages and API.
+"""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from genai_po import views
+from genai_po.api.errors import api_not_found
 
 org_patterns = [
     path("", views.OrgHomeView.as_view(), name="org_home"),
@@ -86,6 +92,15 @@ account_patterns = [
     ),
 ]
 
+api_patterns = [
+    path("", include("genai_po.api.urls")),
+    path("", include("usecases.api.urls")),
+    path("", include("evals.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include(account_patterns)),
@@ -93,7 +108,7 @@ urlpatterns = [
     path("orgs/new/", views.org_create, name="org_create"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("o/<slug:org_slug>/", include(org_patterns)),
-    path("api/v1/", include("genai_po.api.urls")),
+    path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
 ]
 

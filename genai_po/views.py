@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
-from evals import selectors as eval_selectors
 from genai_po import selectors, services
 from genai_po.base_views import OrgView
 from genai_po.forms import (
@@ -28,6 +27,7 @@ from genai_po.forms import (
 )
 from genai_po.middleware import SIGNED_IN_AT
 from genai_po.models import ApiToken, Invitation, Membership, User
+from genai_po.registry import HOME_PANELS
 from genai_po.roles import Action, Role, role_can
 
 # --- Accounts
@@ -132,7 +132,7 @@ class OrgHomeView(OrgView):
             "genai_po/org_home.html",
             {
                 "member_count": Membership.objects.for_org(request.organization).count(),
-                "recent_runs": eval_selectors.recent_runs(request.organization, limit=3),
+                "panels": HOME_PANELS.render(request),
             },
         )
 

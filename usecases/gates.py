@@ -1,9 +1,14 @@
-"""Lifecycle gates: what the guide asks before a use case enters each stage.
+"""Lifecycle gates: what the guide asks before a use case enters each stage (section 05).
 
-Each check is met, missing, or unavailable (it depends on an area not built yet:
-it says so plainly and counts as not met, so moving on needs an override).
+The checks come from a registry filled in `AppConfig.ready()`: this app registers the
+brief, PRD and readiness checks, and each area that can prove something registers its
+own (evals: an eval plan exists, the latest run meets its thresholds; governance: a
+release is approved; ...). A check is met, missing, or unavailable (it depends on
+something not built yet: it says so plainly and counts as not met, so moving on needs
+an override).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from usecases.models import STAGE_ORDER, RiskTier, Stage, UseCase
@@ -22,11 +27,66 @@ class Check:
         return self.state == MET
 
 
-def _check(label: str, ok: bool, missing_detail: str, met_detail: str = "") -> Check:
+def check(label: str, ok: bool, missing_detail: str, met_detail: str = "") -> Check:
+    """A met or missing check, with the detail that fits."""
     return Check(label, MET if ok else MISSING, met_detail if ok else missing_detail)
 
 
-def _brief_checks(uc: UseCase) -> list[Check]:
+# (use case, readiness) -> one Check or several
+GateCheck = Callable[[UseCase, object], "Check | list[Check]"]
+
+
+@dataclass(frozen=True)
+class _Registered:
+    key: str
+    evaluate: GateCheck
+
+
+_REGISTRY: dict[str, list[_Registered]] = {stage: [] for stage in STAGE_ORDER}
+
+
+def register_gate_check(*, stage: str, key: str, evaluate: GateCheck) -> None:
+    """Add a check to the gate of `stage`, after those registered before it (apps register
+    in the order of INSTALLED_APPS). Registering a key again replaces it."""
+    if stage not in _REGISTRY:
+        raise ValueError(f"Unknown stage {stage!r}; stages: {', '.join(STAGE_ORDER)}.")
+    checks = _REGISTRY[stage]
+    for i, registered in enumerate(checks):
+        if registered.key == key:
+            checks[i] = _Registered(key, evaluate)
+            return
+    checks.append(_Registered(key, evaluate))
+
+
+def registered_gate_checks(stage: str) -> list[str]:
+    """Keys of the checks of a stage's gate, in order (for tests and docs)."""
+    return [registered.key for registered in _REGISTRY[stage]]
+
+
+def checks_for(uc: UseCase, stage: str, readiness) -> list[Check]:
+    """The criteria to enter `stage`."""
+    if stage not in _REGISTRY:
+        raise ValueError(f"Unknown stage {stage!r}")
+    checks: list[Check] = []
+    for registered in _REGISTRY[stage]:
+        result = registered.evaluate(uc, readiness)
+        checks.extend(result if isinstance(result, list) else [result])
+    return checks
+
+
+def gate_for_move(uc: UseCase, to_stage: str, readiness) -> list[Check]:
+    """Checks of every stage passed through when moving forward; none when moving back."""
+    here, there = STAGE_ORDER.index(uc.stage), STAGE_ORDER.index(to_stage)
+    checks: list[Check] = []
+    for stage in STAGE_ORDER[here + 1 : there + 1]:
+        checks.extend(checks_for(uc, stage, readiness))
+    return checks
+
+
+# --- The checks this app owns (registered in UsecasesConfig.ready)
+
+
+def brief_checks(uc: UseCase, readiness) -> list[Check]:
     empty = [
         name
         for name, value in (
@@ -40,19 +100,19 @@ def _brief_checks(uc: UseCase) -> list[Check]:
         bool(uc.metric_name) and uc.metric_baseline is not None and (uc.metric_target is not None)
     )
     return [
-        _check("Brief describes problem, workflow and users", not empty,
-               f"Fill in: {', '.join(empty)}."),
-        _check("An owner is named", uc.owner_id is not None, "Choose the use case's owner."),
-        _check("Success metric with baseline and target", metric_ok,
-               "Give the business metric a name, a baseline and a target."),
+        check("Brief describes problem, workflow and users", not empty,
+              f"Fill in: {', '.join(empty)}."),
+        check("An owner is named", uc.owner_id is not None, "Choose the use case's owner."),
+        check("Success metric with baseline and target", metric_ok,
+              "Give the business metric a name, a baseline and a target."),
     ]  # fmt: skip
 
 
-def _prd_checks(uc: UseCase, readiness) -> list[Check]:
+def prd_checks(uc: UseCase, readiness) -> list[Check]:
     has_prd = hasattr(uc, "prd") and uc.prd.version > 0
     return [
-        _check("An AI PRD is written", has_prd, "Write the PRD."),
-        _check(
+        check("An AI PRD is written", has_prd, "Write the PRD."),
+        check(
             "The PRD lists behavioral requirements",
             readiness.requirement_count > 0,
             "Add at least one requirement to the PRD.",
@@ -61,8 +121,8 @@ def _prd_checks(uc: UseCase, readiness) -> list[Check]:
     ]
 
 
-def _readiness_check(readiness) -> Check:
-    return _check(
+def readiness_check(uc: UseCase, readiness) -> Check:
+    return check(
         "Every launch-blocking requirement has a verification and an owner",
         not readiness.unverified,
         f"{len(readiness.unverified)} launch-blocking requirement(s) without verification "
@@ -70,54 +130,25 @@ def _readiness_check(readiness) -> Check:
     )
 
 
-def _eval_plan_check(uc: UseCase) -> Check:
-    from evals.selectors import plans_with_cases  # evals builds on use cases, not the reverse
-
-    plans = plans_with_cases(uc)
-    return _check(
-        "An eval plan exists",
-        bool(plans),
-        "Create an eval plan with at least one case (Evals → New eval plan).",
-        f"{plans[0][0]} ({plans[0][1]} case{'s' if plans[0][1] != 1 else ''})." if plans else "",
+def risk_check(uc: UseCase, readiness) -> Check:
+    return check(
+        "Risk tier allows launch",
+        uc.risk_tier != RiskTier.UNACCEPTABLE,
+        "An unacceptable-risk use case must not be deployed.",
     )
 
 
-def checks_for(uc: UseCase, stage: str, readiness) -> list[Check]:
-    """The criteria to enter `stage` (section 05 of the guide)."""
-    if stage == Stage.DISCOVER:
-        return []
-    if stage == Stage.PROTOTYPE:
-        return _brief_checks(uc)
-    if stage == Stage.EVALUATE:
-        return [
-            *_prd_checks(uc, readiness),
-            _eval_plan_check(uc),
-        ]  # fmt: skip
-    if stage == Stage.DEPLOY:
-        return [
-            _readiness_check(readiness),
-            _check("Risk tier allows launch", uc.risk_tier != RiskTier.UNACCEPTABLE,
-                   "An unacceptable-risk use case must not be deployed."),
-            Check("A release is approved", UNAVAILABLE,
-                  "Releases and sign-offs arrive with the governance area, not built yet."),
-        ]  # fmt: skip
-    if stage == Stage.MONITOR:
-        return [
-            Check("Dashboards and an escalation process are live", UNAVAILABLE,
-                  "Metrics dashboards arrive with the metrics area, not built yet."),
-        ]  # fmt: skip
-    if stage == Stage.IMPROVE:
-        return [
-            Check("Failures are triaged into a backlog", UNAVAILABLE,
-                  "The backlog arrives with evals and context, not built yet."),
-        ]  # fmt: skip
-    raise ValueError(f"Unknown stage {stage!r}")
+def backlog_check(uc: UseCase, readiness) -> Check:
+    return Check(
+        "Failures are triaged into a backlog",
+        UNAVAILABLE,
+        "The backlog arrives with evals and context, not built yet.",
+    )
 
 
-def gate_for_move(uc: UseCase, to_stage: str, readiness) -> list[Check]:
-    """Checks of every stage passed through when moving forward; none when moving back."""
-    here, there = STAGE_ORDER.index(uc.stage), STAGE_ORDER.index(to_stage)
-    checks: list[Check] = []
-    for stage in STAGE_ORDER[here + 1 : there + 1]:
-        checks.extend(checks_for(uc, stage, readiness))
-    return checks
+def register_own_checks() -> None:
+    register_gate_check(stage=Stage.PROTOTYPE, key="usecases.brief", evaluate=brief_checks)
+    register_gate_check(stage=Stage.EVALUATE, key="usecases.prd", evaluate=prd_checks)
+    register_gate_check(stage=Stage.DEPLOY, key="usecases.readiness", evaluate=readiness_check)
+    register_gate_check(stage=Stage.DEPLOY, key="usecases.risk", evaluate=risk_check)
+    register_gate_check(stage=Stage.IMPROVE, key="usecases.backlog", evaluate=backlog_check)

@@ -71,10 +71,10 @@ def prd_markdown(
         ]
         for r in requirements:
             verified_by = "; ".join(
-                f"{v.get_kind_display()}: {v.name} ({_person(v.owner)})"
-                if v.kind == VerificationKind.HUMAN_REVIEW or v.owner_id
-                else f"{v.get_kind_display()}: {v.name}"
-                for v in r.verifications.all()
+                f"{v.kind_label}: {v.name} ({_person(v.owner)})"
+                if v.kind == VerificationKind.HUMAN_REVIEW or v.owner
+                else f"{v.kind_label}: {v.name}"
+                for v in r.verified_by
             )
             cells = [
                 r.key,

@@ -359,17 +359,16 @@ class VerificationKind(models.TextChoices):
 
 
 class RequirementVerification(OrgScopedModel):
-    """Something that verifies a requirement.
+    """A named human review that verifies a requirement, with the person who does it.
 
-    A named human review with an owner today; eval cases and monitors link here
-    through `target_type` and `target_id` once their areas exist (the evals issue
-    adds a row per linked case, with target_type "evals.evalcase").
+    The other kinds of verification are owned by the app that verifies, as real links
+    (eval cases: evals.EvalCaseRequirement) and reach the PRD through the providers of
+    `usecases.verification`.
     """
 
     requirement = models.ForeignKey(
         Requirement, on_delete=models.CASCADE, related_name="verifications"
     )
-    kind = models.CharField(max_length=20, choices=VerificationKind.choices)
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -378,20 +377,12 @@ class RequirementVerification(OrgScopedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    target_type = models.CharField(max_length=80, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    kind = VerificationKind.HUMAN_REVIEW
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.name}"
-
-    @property
-    def eval_plan_id(self) -> int | None:
-        """The eval plan of a linked eval case (target_id is "<plan id>:<case number>")."""
-        if self.target_type != "evals.evalcase":
-            return None
-        plan_id, _, _ = self.target_id.partition(":")
-        return int(plan_id) if plan_id.isdigit() else None
+        return f"Human review: {self.name}"

@@ -3,7 +3,7 @@
 import difflib
 from dataclasses import dataclass, field
 
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Prefetch, Q, Subquery, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce
 
 from genai_po.models import Organization
@@ -12,10 +12,10 @@ from usecases.models import (
     Prd,
     PrdVersion,
     Requirement,
-    RequirementVerification,
     UseCase,
     VerificationKind,
 )
+from usecases.verification import verifications_of
 
 SORTS = {
     "rank": (F("priority_score").desc(nulls_last=True), "number"),
@@ -101,26 +101,30 @@ class Readiness:
         return self.requirement_count > 0 and not self.unverified
 
 
-def requirements_of(*, use_case: UseCase):
-    return (
+def with_verifications(organization, requirements) -> list[Requirement]:
+    """The requirements, each with `verified_by`: what verifies it, from every provider."""
+    requirements = list(requirements)
+    found = verifications_of(organization, [r.pk for r in requirements])
+    for r in requirements:
+        r.verified_by = found.get(r.pk, [])
+    return requirements
+
+
+def requirements_of(*, use_case: UseCase) -> list[Requirement]:
+    """A use case's requirements in PRD order, each with `verified_by`."""
+    requirements = (
         Requirement.objects.for_org(use_case.organization_id)
         .filter(use_case=use_case)
         .select_related("owner", "use_case")
-        .prefetch_related(
-            Prefetch(
-                "verifications",
-                queryset=RequirementVerification.objects.for_org(
-                    use_case.organization_id
-                ).select_related("owner"),
-            )
-        )
         .order_by("position", "number")
     )
+    organization = use_case.organization
+    return with_verifications(organization, requirements)
 
 
 def readiness_of(*, use_case: UseCase, requirements=None) -> Readiness:
-    requirements = list(requirements if requirements is not None else requirements_of(
-        use_case=use_case))  # fmt: skip
+    requirements = requirements if requirements is not None else requirements_of(
+        use_case=use_case)  # fmt: skip
     live = [r for r in requirements if r.status != "retired"]
     result = Readiness(requirement_count=len(live))
     for r in live:
@@ -130,11 +134,10 @@ def readiness_of(*, use_case: UseCase, requirements=None) -> Readiness:
         reasons = []
         if r.owner_id is None:
             reasons.append("no owner")
-        verifications = list(r.verifications.all())
-        if not verifications:
+        if not r.verified_by:
             reasons.append("no verification")
         elif any(
-            v.kind == VerificationKind.HUMAN_REVIEW and v.owner_id is None for v in verifications
+            v.kind == VerificationKind.HUMAN_REVIEW and v.owner is None for v in r.verified_by
         ):
             reasons.append("a human review has no owner")
         if reasons:

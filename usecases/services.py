@@ -537,35 +537,40 @@ def requirement_reorder(*, actor: Actor, use_case: UseCase, keys: list[str]) -> 
 
 
 def verification_add(
-    *, actor: Actor, requirement: Requirement, kind: str, name: str, owner=None,
-    target_type: str = "", target_id: str = "",
-) -> RequirementVerification:  # fmt: skip
-    """Link something that verifies the requirement. A human review needs a named owner."""
+    *, actor: Actor, requirement: Requirement, kind: str, name: str, owner=None
+) -> RequirementVerification:
+    """Name a human review that verifies the requirement, with its owner. Eval cases link
+    from their plan and monitors from the metrics area, through their own providers."""
     actor.require(Action.EDIT_PRODUCT)
     actor.require_same_org(requirement)
     errors = {}
-    if kind not in VerificationKind.values:
-        errors["kind"] = f"Choose one of: {', '.join(VerificationKind.values)}."
+    if kind != VerificationKind.HUMAN_REVIEW:
+        errors["kind"] = (
+            "Only a named human review is added here: eval cases link to requirements from "
+            "the case in their eval plan, monitors from the metrics area."
+        )
     name = (name or "").strip()
     if not name:
-        errors["name"] = "Name the review, eval case or monitor."
+        errors["name"] = "Name the review."
+    elif len(name) > 200:
+        errors["name"] = "Keep the name under 200 characters."
     try:
         owner = _member_user(requirement.organization_id, owner, "owner")
     except ValidationError as exc:
         errors.update(exc.message_dict)
         owner = None
-    if kind == VerificationKind.HUMAN_REVIEW and owner is None and "owner" not in errors:
+    if owner is None and "owner" not in errors:
         errors["owner"] = "A human review needs an owner who does it."
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         verification = RequirementVerification.objects.create(
-            organization_id=requirement.organization_id, requirement=requirement, kind=kind,
-            name=name, owner=owner, target_type=target_type, target_id=str(target_id),
+            organization_id=requirement.organization_id, requirement=requirement, name=name,
+            owner=owner,
         )  # fmt: skip
         audit_record(actor=actor, action="verification.create", obj=verification,
                      after={"requirement": requirement.key, "kind": kind, "name": name,
-                            "owner": owner.email if owner else None})  # fmt: skip
+                            "owner": owner.email})  # fmt: skip
     return verification
 
 

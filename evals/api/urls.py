@@ -1,4 +1,4 @@
-"""Routes of the evals API, included under /api/v1/ by genai_po/api/urls.py."""
+"""Routes of the evals API, included under /api/v1/ by the root URLconf (genai_po/urls.py)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter

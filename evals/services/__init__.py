@@ -3,7 +3,6 @@ and audits; one module per kind of object."""
 
 from evals.services.cases import (
     CASE_FIELDS,
-    CASE_TARGET_TYPE,
     case_add,
     case_remove,
     case_update,
@@ -36,7 +35,7 @@ from evals.services.targets import (
 )
 
 __all__ = [
-    "CASE_FIELDS", "CASE_TARGET_TYPE", "EXTERNAL_MAX_BYTES", "PLAN_FIELDS", "TARGET_FIELDS",
+    "CASE_FIELDS", "EXTERNAL_MAX_BYTES", "PLAN_FIELDS", "TARGET_FIELDS",
     "RunRefused", "case_add", "case_remove", "case_update", "cases_import", "current_cases",
     "egress_policy_for", "egress_settings_of", "egress_update", "external_run_upload",
     "lock_plan", "plan_archive", "plan_create", "plan_update", "run_cancel",

@@ -1,5 +1,6 @@
 """Cases of a plan, as immutable revisions: every change opens a case-set version, so a
-run pins exactly what it ran. Linked requirements show the case on the PRD."""
+run pins exactly what it ran. Linked requirements show the case on the PRD (through
+evals.verification)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from evals.models import (
     CaseOrigin,
     CaseSetVersion,
     EvalCase,
+    EvalCaseRequirement,
     EvalPlan,
     cases_at_version,
 )
@@ -21,9 +23,8 @@ from evals.services.plans import lock_plan
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
-from usecases.models import Requirement, RequirementVerification, VerificationKind
+from usecases.models import Requirement
 
-CASE_TARGET_TYPE = "evals.evalcase"
 MAX_TAGS = 20
 MAX_TEXT = 100_000
 
@@ -165,44 +166,19 @@ def current_cases(plan: EvalPlan):
     )
 
 
-def _sync_verifications(plan: EvalPlan, number: int, requirements: list[Requirement] | None,
-                        name: str) -> None:  # fmt: skip
-    """Keep one RequirementVerification per (requirement, live case) so the PRD shows it."""
-    target_id = f"{plan.pk}:{number}"
-    existing = RequirementVerification.objects.for_org(plan.organization_id).filter(
-        target_type=CASE_TARGET_TYPE, target_id=target_id
-    )
-    wanted = {r.pk for r in requirements or []}
-    existing.exclude(requirement_id__in=wanted).delete()
-    have = set(existing.values_list("requirement_id", flat=True))
-    existing.filter(requirement_id__in=wanted).update(name=name[:200])
-    RequirementVerification.objects.bulk_create(
-        _verification(plan, number, req_id, name) for req_id in sorted(wanted - have)
-    )
-
-
-def _verification(plan: EvalPlan, number: int, requirement_id: int, name: str):
-    """The PRD's link from a requirement to a case of this plan (not saved)."""
-    return RequirementVerification(
-        organization_id=plan.organization_id, requirement_id=requirement_id,
-        kind=VerificationKind.EVAL_CASE, name=name[:200], target_type=CASE_TARGET_TYPE,
-        target_id=f"{plan.pk}:{number}",
-    )  # fmt: skip
-
-
-def _case_label(plan: EvalPlan, number: int, fields: dict) -> str:
-    title = fields.get("name") or (fields.get("prompt") or "")[:80] or "chat case"
-    return f"{plan.name} · CASE-{number}: {title}"
-
-
 def _insert_case(plan: EvalPlan, actor: Actor, version: int, number: int, fields: dict,
                  requirements: list[Requirement]) -> EvalCase:  # fmt: skip
     case = EvalCase.objects.create(
         organization_id=plan.organization_id, plan=plan, number=number, version_added=version,
         created_by=actor.user, **fields,
     )  # fmt: skip
-    if requirements:
-        case.requirements.set(requirements)
+    # A new revision row: its links are all new.
+    EvalCaseRequirement.objects.bulk_create(
+        EvalCaseRequirement(
+            organization_id=case.organization_id, case=case, requirement_id=requirement.pk
+        )
+        for requirement in requirements
+    )
     return case
 
 
@@ -219,7 +195,6 @@ def case_add(*, actor: Actor, plan: EvalPlan, data: dict) -> EvalCase:
         version = _new_version(plan, actor, f"Added CASE-{number}")
         fields.setdefault("position", number)
         case = _insert_case(plan, actor, version, number, fields, requirements or [])
-        _sync_verifications(plan, number, requirements or [], _case_label(plan, number, fields))
         _close_version(plan)
         audit_record(actor=actor, action="eval_case.create", obj=case,
                      after={"key": case.key, "version": version, **_case_audit(case)})  # fmt: skip
@@ -267,7 +242,6 @@ def case_update(*, actor: Actor, case: EvalCase, data: dict) -> EvalCase:
             version_removed=version
         )
         new = _insert_case(plan, actor, version, case.number, merged, requirements)
-        _sync_verifications(plan, case.number, requirements, _case_label(plan, case.number, merged))
         _close_version(plan)
         audit_record(actor=actor, action="eval_case.update", obj=new, before=before,
                      after={"version": version, **_case_audit(new)})  # fmt: skip
@@ -285,7 +259,6 @@ def case_remove(*, actor: Actor, case: EvalCase) -> None:
         EvalCase.objects.for_org(plan.organization_id).filter(pk=case.pk).update(
             version_removed=version
         )
-        _sync_verifications(plan, case.number, [], "")
         _close_version(plan)
         audit_record(actor=actor, action="eval_case.delete", obj=case,
                      before=_case_audit(case), after={"version": version})  # fmt: skip
@@ -339,16 +312,19 @@ def cases_import(*, actor: Actor, plan: EvalPlan, drafts: list, source: str) -> 
             for i, (fields, _) in enumerate(prepared)
         ]
         EvalCase.objects.bulk_create(rows, batch_size=500)
-        # New case numbers: no link exists yet, so every link is a plain insert.
-        links, verifications = [], []
-        through = EvalCase.requirements.through
-        for row, (fields, requirements) in zip(rows, prepared, strict=True):
-            label = _case_label(plan, row.number, fields)
-            for requirement in requirements:
-                links.append(through(evalcase_id=row.pk, requirement_id=requirement.pk))
-                verifications.append(_verification(plan, row.number, requirement.pk, label))
-        through.objects.bulk_create(links, batch_size=1000)
-        RequirementVerification.objects.bulk_create(verifications, batch_size=1000)
+        # New case rows: no link exists yet, so every link is a plain insert.
+        EvalCaseRequirement.objects.bulk_create(
+            (
+                EvalCaseRequirement(
+                    organization_id=plan.organization_id,
+                    case_id=row.pk,
+                    requirement_id=requirement.pk,
+                )  # fmt: skip
+                for row, (_, requirements) in zip(rows, prepared, strict=True)
+                for requirement in requirements
+            ),
+            batch_size=1000,
+        )
         _close_version(plan)
         last = first + len(rows) - 1
         audit_record(actor=actor, action="eval_case.import", obj=plan,

@@ -23,7 +23,7 @@ from evals.models import (
 )
 from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_at, next_run_number
-from evals.signals import context_gap_triaged
+from evals.triage import triage_handlers
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
@@ -164,7 +164,8 @@ def run_mark_baseline(*, actor: Actor, run: EvalRun) -> EvalRun:
 
 
 def triage_set(*, actor: Actor, run: EvalRun, case: EvalCase, category: str, note: str) -> Triage:
-    """Record why a case failed. Triaging as a context gap sends `context_gap_triaged`."""
+    """Record why a case failed; the handlers registered for the category (evals.triage)
+    run in the same transaction and may leave a follow-up reference."""
     actor.require(Action.RUN_EVALS)
     actor.require_same_org(run, case)
     if category not in TriageCategory.values:
@@ -191,10 +192,11 @@ def triage_set(*, actor: Actor, run: EvalRun, case: EvalCase, category: str, not
         audit_record(actor=actor, action="eval_triage.set", obj=triage, before=before,
                      after={"run": run.number, "case": case.key, "category": category,
                             "note": note[:500]})  # fmt: skip
-        if category == TriageCategory.CONTEXT_GAP:
-            transaction.on_commit(
-                lambda: context_gap_triaged.send(sender=Triage, triage=triage, actor=actor)
-            )
+        refs = [ref for handler in triage_handlers(category)
+                if (ref := handler(triage=triage, actor=actor))]  # fmt: skip
+        if refs:
+            triage.follow_up_ref = ", ".join(refs)[:100]
+            triage.save(update_fields=["follow_up_ref", "updated_at"])
     return triage
 
 

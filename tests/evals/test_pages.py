@@ -4,14 +4,17 @@ without, roles, bad input, and query counts on the run page."""
 import io
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
 from evals import services
 from evals.models import EvalCase, EvalPlan, EvalRun, ResultStatus, RunStatus, Triage
-from evals.signals import context_gap_triaged
+from evals.triage import register_triage_handler, unregister_triage_handler
+from genai_po.models import AuditEvent
 from genai_po.roles import Role
 from tests.factories.evals import make_run
 from tests.factories.usecases import RequirementFactory
+from usecases.selectors import requirements_of
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +89,10 @@ def test_add_edit_and_remove_cases_inline(po_client, org_a, plan_a, use_case_a):
     case = EvalCase.objects.for_org(org_a).get()
     assert case.must_escalate and case.tags == ["chargeback", "risk"]
     assert list(case.requirements.all()) == [req]
-    assert req.verifications.get().target_id == f"{plan_a.pk}:1"
+    (shown,) = requirements_of(use_case=req.use_case)
+    assert [(v.kind, v.url) for v in shown.verified_by] == [
+        ("eval_case", f"/o/org-a/evals/plans/{plan_a.pk}/")
+    ]
 
     response = po_client.post(url("case_edit", org_a, plan_a.pk, case.pk), {
         "prompt": "I will file a chargeback today", "must_escalate": "on",
@@ -102,7 +108,8 @@ def test_add_edit_and_remove_cases_inline(po_client, org_a, plan_a, use_case_a):
     response = po_client.post(url("case_delete", org_a, plan_a.pk, current.get().pk), **HX)
     assert "CASE-1 removed." in response.content.decode()
     assert not services.current_cases(EvalPlan.objects.for_org(org_a).get()).exists()
-    assert not req.verifications.exists()
+    (shown,) = requirements_of(use_case=req.use_case)
+    assert shown.verified_by == []  # a removed case verifies nothing
 
 
 def test_a_case_without_input_is_refused(po_client, org_a, plan_a):
@@ -195,31 +202,60 @@ def test_the_run_page_takes_a_constant_number_of_queries(
         po_client.get(url("run_detail", org_a, big.pk))
 
 
-def test_triage_a_failed_case_as_a_context_gap_sends_the_hook(
-    po_client, org_a, plan_a, django_capture_on_commit_callbacks
+@pytest.fixture
+def gap_handler():
+    """A context-gap handler as the context area registers one; removed afterwards."""
+    received = []
+
+    def handler(*, triage, actor):
+        # Inside the triage's transaction: the triage row is already saved.
+        assert transaction.get_connection().in_atomic_block
+        assert Triage.objects.for_org(triage.organization_id).filter(pk=triage.pk).exists()
+        received.append((triage.category, actor.label))
+        return f"test.gap:{triage.pk}"
+
+    register_triage_handler(category="context_gap", key="tests.gap", handler=handler)
+    yield received
+    unregister_triage_handler(category="context_gap", key="tests.gap")
+
+
+def test_triage_a_failed_case_as_a_context_gap_runs_the_handler_in_its_transaction(
+    po_client, org_a, plan_a, gap_handler
 ):
     run = make_run(org_a, plan_a, results=("fail",))
     case = run.results.get().case
-    received = []
-
-    def receiver(sender, triage, actor, **kwargs):
-        received.append((triage.category, actor.label))
-
-    context_gap_triaged.connect(receiver)
-    try:
-        page = po_client.get(url("run_case", org_a, run.pk, case.pk)).content.decode()
-        assert "Save triage" in page
-        with django_capture_on_commit_callbacks(execute=True):
-            response = po_client.post(url("run_triage", org_a, run.pk, case.pk),
-                                      {"category": "context_gap", "note": "No gift card policy."},
-                                      **HX)  # fmt: skip
-    finally:
-        context_gap_triaged.disconnect(receiver)
+    page = po_client.get(url("run_case", org_a, run.pk, case.pk)).content.decode()
+    assert "Save triage" in page
+    response = po_client.post(url("run_triage", org_a, run.pk, case.pk),
+                              {"category": "context_gap", "note": "No gift card policy."},
+                              **HX)  # fmt: skip
     assert "Triage saved." in response.content.decode()
     triage = Triage.objects.for_org(org_a).get()
     assert triage.note == "No gift card policy."
-    assert received == [("context_gap", "po@example.com")]
+    assert triage.follow_up_ref == f"test.gap:{triage.pk}"
+    assert gap_handler == [("context_gap", "po@example.com")]
     assert "Context gap" in po_client.get(url("run_detail", org_a, run.pk)).content.decode()
+    # Other categories do not call it.
+    po_client.post(url("run_triage", org_a, run.pk, case.pk), {"category": "flaky"}, **HX)
+    assert len(gap_handler) == 1
+
+
+def test_a_failing_triage_handler_leaves_no_triage_and_no_event(actor_a, org_a, plan_a):
+    run = make_run(org_a, plan_a, results=("fail",))
+    case = run.results.get().case
+
+    def broken(*, triage, actor):
+        raise RuntimeError("the gap could not be written")
+
+    register_triage_handler(category="context_gap", key="tests.broken", handler=broken)
+    try:
+        with pytest.raises(RuntimeError):
+            services.triage_set(actor=actor_a, run=run, case=case, category="context_gap",
+                                note="x")  # fmt: skip
+    finally:
+        unregister_triage_handler(category="context_gap", key="tests.broken")
+    assert not Triage.objects.for_org(org_a).exists()
+    assert not AuditEvent.objects.for_org(org_a).filter(action="eval_triage.set").exists()
 
 
 def test_a_passed_case_cannot_be_triaged(po_client, org_a, plan_a):

@@ -3,7 +3,7 @@
 import factory
 
 from tests.factories import OrganizationFactory
-from usecases.models import Requirement, RequirementVerification, UseCase, VerificationKind
+from usecases.models import Requirement, RequirementVerification, UseCase
 
 
 class UseCaseFactory(factory.django.DjangoModelFactory):
@@ -35,5 +35,4 @@ class VerificationFactory(factory.django.DjangoModelFactory):
 
     requirement = factory.SubFactory(RequirementFactory)
     organization = factory.SelfAttribute("requirement.organization")
-    kind = VerificationKind.HUMAN_REVIEW
     name = "Weekly review of 20 sampled answers"

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from genai_po.actors import Actor
 from genai_po.models import AuditEvent
 from genai_po.roles import Role
+from tests.factories.evals import EvalPlanFactory, make_case
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 from usecases import services
 from usecases.models import PRD_SECTION_KEYS, Prd, PrdVersion, Requirement, UseCase
@@ -834,8 +835,9 @@ def test_prd_queries_do_not_grow_with_requirements(
             requirement=RequirementFactory(use_case=use_case, owner=po.user), owner=po.user
         )
 
-    # token, use case, PRD, requirements with owners, their verifications with owners
-    with django_assert_num_queries(5):
+    # token, use case, PRD, requirements with owners; one query per verification provider
+    # (human reviews with their owners, eval cases)
+    with django_assert_num_queries(6):
         response = api.get(f"/api/v1/use-cases/{use_case.pk}/prd/")
 
     assert len(response.json()["requirements"]) == n_requirements
@@ -1031,20 +1033,29 @@ def test_retrieve_requirement_with_verifications(api, org_a, po):
         name="Weekly sample", owner=po.user_id,
     )  # fmt: skip
 
+    case = make_case(org_a, EvalPlanFactory(use_case=use_case, name="Refunds"),
+                     requirement_keys=["REQ-1"])  # fmt: skip
+
     body = api.get(f"/api/v1/requirements/{requirement.pk}/").json()
 
     assert (body["key"], body["use_case_key"]) == ("REQ-1", "UC-1")
     assert body["verifications"] == [
         {
-            "id": verification.pk,
             "kind": "human_review",
             "name": "Weekly sample",
             "owner": po.user_id,
             "owner_email": "po@a.example",
-            "target_type": "",
-            "target_id": "",
-            "created_at": _when(verification.created_at),
-        }
+            "url": f"/o/org-a/use-cases/1/prd/#req-{requirement.pk}",
+            "review_id": verification.pk,
+        },
+        {
+            "kind": "eval_case",
+            "name": "Refunds · CASE-1: Where is my refund?",
+            "owner": None,
+            "owner_email": None,
+            "url": f"/o/org-a/evals/plans/{case.plan_id}/",
+            "review_id": None,
+        },
     ]
 
 
@@ -1141,8 +1152,9 @@ def test_requirements_list_queries_do_not_grow(
             owner=po.user,
         )
 
-    # token, COUNT(*), one page with use cases and owners, their verifications with owners
-    with django_assert_num_queries(4):
+    # token, COUNT(*), one page with use cases and owners; one query per verification
+    # provider (human reviews with owners, eval cases)
+    with django_assert_num_queries(5):
         response = api.get("/api/v1/requirements/")
 
     assert response.json()["count"] == n_requirements

@@ -5,6 +5,7 @@ is not ready for production"."""
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from evals import services as eval_services
 from genai_po.actors import Actor
 from genai_po.roles import Role
 from tests.factories.evals import EvalPlanFactory, make_case
@@ -23,6 +24,7 @@ REQUIREMENTS = "The PRD lists behavioral requirements"
 EVAL_PLAN = "An eval plan exists"
 READY = "Every launch-blocking requirement has a verification and an owner"
 RISK = "Risk tier allows launch"
+LATEST_RUN = "The latest run of the plan meets its thresholds"
 RELEASE = "A release is approved"
 DASHBOARDS = "Dashboards and an escalation process are live"
 BACKLOG = "Failures are triaged into a backlog"
@@ -50,6 +52,15 @@ def _transitions(use_case) -> list[tuple[str, str, bool]]:
         .filter(use_case=use_case)
         .order_by("pk")
     ]
+
+
+def link_case(actor, requirement):
+    """An eval case, in a plan of the requirement's use case, that verifies it."""
+    plan = EvalPlanFactory(use_case=requirement.use_case)
+    return eval_services.case_add(
+        actor=actor, plan=plan,
+        data={"prompt": "Where is my refund?", "requirement_keys": [requirement.key]},
+    )  # fmt: skip
 
 
 def _unverified(use_case) -> list[tuple[str, list[str]]]:
@@ -190,10 +201,11 @@ def test_deploy_checks_readiness_risk_and_says_the_release_is_unavailable(actor,
         (READY, "missing", "1 launch-blocking requirement(s) without verification or owner: "
                            "see the readiness list."),
         (RISK, "missing", "An unacceptable-risk use case must not be deployed."),
+        (LATEST_RUN, "missing", "No eval plan with cases: create one and run it."),
         (RELEASE, "unavailable", RELEASE_UNAVAILABLE),
     ]  # fmt: skip
 
-    req = selectors.requirements_of(use_case=briefed).get()
+    (req,) = selectors.requirements_of(use_case=briefed)
     services.requirement_update(actor=actor, requirement=req, data={"owner": sme.user})
     services.verification_add(
         actor=actor, requirement=req, kind="human_review", name="Weekly sample", owner=sme.user
@@ -203,6 +215,7 @@ def test_deploy_checks_readiness_risk_and_says_the_release_is_unavailable(actor,
     assert _checks(briefed, "deploy") == [
         (READY, "met", ""),
         (RISK, "met", ""),
+        (LATEST_RUN, "missing", "No eval plan with cases: create one and run it."),
         (RELEASE, "unavailable", RELEASE_UNAVAILABLE),
     ]
 
@@ -227,14 +240,16 @@ def test_moving_forward_checks_every_stage_passed_through(org_a):
 
     assert _gate(uc, "prototype") == [BRIEF, OWNER, METRIC]
     assert _gate(uc, "deploy") == [
-        BRIEF, OWNER, METRIC, PRD, REQUIREMENTS, EVAL_PLAN, READY, RISK, RELEASE,
+        BRIEF, OWNER, METRIC, PRD, REQUIREMENTS, EVAL_PLAN, READY, RISK, LATEST_RUN, RELEASE,
     ]  # fmt: skip
     assert _gate(uc, "improve") == [
-        BRIEF, OWNER, METRIC, PRD, REQUIREMENTS, EVAL_PLAN, READY, RISK, RELEASE, DASHBOARDS,
-        BACKLOG,
+        BRIEF, OWNER, METRIC, PRD, REQUIREMENTS, EVAL_PLAN, READY, RISK, LATEST_RUN, RELEASE,
+        DASHBOARDS, BACKLOG,
     ]  # fmt: skip
     in_prototype = UseCaseFactory(organization=org_a, stage="prototype")
-    assert _gate(in_prototype, "deploy") == [PRD, REQUIREMENTS, EVAL_PLAN, READY, RISK, RELEASE]
+    assert _gate(in_prototype, "deploy") == [
+        PRD, REQUIREMENTS, EVAL_PLAN, READY, RISK, LATEST_RUN, RELEASE,
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -321,7 +336,7 @@ def test_overriding_over_several_stages_stores_every_unmet_check(actor, briefed,
         services.use_case_move_stage(actor=actor, use_case=_fresh(briefed), to_stage="deploy")
     assert exc.value.message_dict == {
         "override_reason": [
-            f"The gate is not met: {PRD}; {REQUIREMENTS}; {EVAL_PLAN}; {RELEASE}. "
+            f"The gate is not met: {PRD}; {REQUIREMENTS}; {EVAL_PLAN}; {LATEST_RUN}; {RELEASE}. "
             "Give a reason to override it."
         ]
     }
@@ -335,10 +350,11 @@ def test_overriding_over_several_stages_stores_every_unmet_check(actor, briefed,
         (PRD, "missing"),
         (REQUIREMENTS, "missing"),
         (EVAL_PLAN, "missing"),
+        (LATEST_RUN, "missing"),
         (RELEASE, "unavailable"),
     ]
     assert _fresh(briefed).stage == "deploy"
-    assert trail.one().after["unmet"] == [PRD, REQUIREMENTS, EVAL_PLAN, RELEASE]
+    assert trail.one().after["unmet"] == [PRD, REQUIREMENTS, EVAL_PLAN, LATEST_RUN, RELEASE]
 
 
 def test_a_met_gate_is_a_normal_move_and_a_reason_is_not_kept(actor, briefed, org_a):
@@ -463,9 +479,7 @@ def portfolio_of_requirements(actor, briefed, sme):
     add("No owner, no verification.", launch_blocking=True)
     add("Owner, no verification.", launch_blocking=True, owner=sme.user)
     third = add("Eval case, no owner.", launch_blocking=True)
-    services.verification_add(
-        actor=actor, requirement=third, kind="eval_case", name="case 3", target_id=3
-    )
+    link_case(actor, third)
     add("Not launch-blocking, nothing.")
     add("Retired.", launch_blocking=True, status="retired")
     sixth = add("Covered.", launch_blocking=True, owner=sme.user)
@@ -498,9 +512,7 @@ def test_readiness_becomes_ready_when_every_item_is_covered(
     uc = portfolio_of_requirements
     req = {r.key: r for r in selectors.requirements_of(use_case=uc)}
 
-    services.verification_add(
-        actor=actor, requirement=req["REQ-1"], kind="monitor", name="Citation rate"
-    )
+    link_case(actor, req["REQ-1"])
     assert _unverified(uc) == [
         ("REQ-1", ["no owner"]),
         ("REQ-2", ["no verification"]),
@@ -532,11 +544,40 @@ def test_removing_the_only_verification_puts_a_requirement_back_on_the_list(acto
         use_case=briefed,
         data={"statement": "Cite.", "launch_blocking": True, "owner": sme.user},
     )
-    check = services.verification_add(actor=actor, requirement=req, kind="eval_case", name="case 1")
+    check = services.verification_add(
+        actor=actor, requirement=req, kind="human_review", name="Spot check", owner=sme.user
+    )
     assert selectors.readiness_of(use_case=briefed).ready is True
 
     services.verification_remove(actor=actor, verification=check)
 
+    assert _unverified(briefed) == [("REQ-1", ["no verification"])]
+
+
+def test_an_eval_case_verifies_while_its_plan_is_active_and_it_links_the_requirement(
+    actor, briefed, sme
+):
+    req = services.requirement_add(
+        actor=actor, use_case=briefed,
+        data={"statement": "Cite.", "launch_blocking": True, "owner": sme.user},
+    )  # fmt: skip
+    case = link_case(actor, req)
+    (shown,) = selectors.requirements_of(use_case=briefed)
+    assert [(v.kind, v.name) for v in shown.verified_by] == [
+        ("eval_case", f"{case.plan.name} · {case.key}: Where is my refund?")
+    ]
+    assert selectors.readiness_of(use_case=briefed).ready is True
+
+    # A new revision without the link: the requirement loses its verification.
+    eval_services.case_update(actor=actor, case=case, data={"requirement_keys": []})
+    assert _unverified(briefed) == [("REQ-1", ["no verification"])]
+
+    # Linked again, then the plan archived: an archived plan verifies nothing.
+    case.plan.refresh_from_db()
+    current = eval_services.current_cases(case.plan).get()
+    eval_services.case_update(actor=actor, case=current, data={"requirement_keys": [req.key]})
+    assert selectors.readiness_of(use_case=briefed).ready is True
+    eval_services.plan_archive(actor=actor, plan=case.plan, archived=True)
     assert _unverified(briefed) == [("REQ-1", ["no verification"])]
 
 
@@ -600,11 +641,12 @@ def test_readiness_reads_in_a_constant_number_of_queries(
         services.verification_add(
             actor=actor, requirement=req, kind="human_review", name=f"Review {n}", owner=sme.user
         )
-        services.verification_add(actor=actor, requirement=req, kind="monitor", name=f"M{n}")
+        link_case(actor, req)
     uc = _fresh(briefed)
+    uc.organization  # noqa: B018 - as pages have it, from the request
 
-    # The requirements with their owners, then their verifications with their owners.
-    with django_assert_num_queries(2):
+    # The requirements with their owners, then one query per verification provider.
+    with django_assert_num_queries(3):
         readiness = selectors.readiness_of(use_case=uc)
 
     assert (readiness.requirement_count, readiness.launch_blocking_count, readiness.ready) == (

@@ -455,9 +455,9 @@ def test_verification_add_without_htmx_redirects(po_client, po_a, uc):
     assert response["Location"] == f"{BASE}prd/#req-{r1.pk}"
     assert list(
         RequirementVerification.objects.for_org(uc.organization).values_list(
-            "requirement__number", "kind", "name", "owner__email"
+            "requirement__number", "name", "owner__email"
         )
-    ) == [(1, "human_review", "Weekly", "po@example.com")]
+    ) == [(1, "Weekly", "po@example.com")]
 
 
 def test_verification_remove(po_client, po_a, uc):

@@ -797,8 +797,9 @@ def test_requirement_delete_versions_the_prd_and_records_the_deleted(actor, use_
         data={"statement": "Two.", "launch_blocking": True, "type": "tone"},
     )
     services.verification_add(
-        actor=actor, requirement=second, kind="eval_case", name="case 7", target_id=7
-    )
+        actor=actor, requirement=second, kind="human_review", name="Spot check",
+        owner=actor.user,
+    )  # fmt: skip
     trail = Trail(org_a)
     pk = second.pk
 
@@ -1075,18 +1076,17 @@ def test_verification_add_links_and_records_one_event(actor, use_case, org_a, me
         owner=reviewer.user,
     )  # fmt: skip
     event = trail.one()
-    case = services.verification_add(
-        actor=actor, requirement=req, kind="eval_case", name="Refund case 12",
-        target_type="evals.evalcase", target_id=12,
+    second = services.verification_add(
+        actor=actor, requirement=req, kind="human_review", name="Monthly audit",
+        owner=reviewer.user,
     )  # fmt: skip
     trail.one()
 
     assert (review.name, review.owner_id, str(review)) == (
         "Weekly sample",
         reviewer.user_id,
-        "Named human review: Weekly sample",
+        "Human review: Weekly sample",
     )
-    assert (case.owner_id, case.target_type, case.target_id) == (None, "evals.evalcase", "12")
     assert (event.action, event.object_type, event.object_id) == (
         "verification.create",
         "usecases.requirementverification",
@@ -1101,13 +1101,19 @@ def test_verification_add_links_and_records_one_event(actor, use_case, org_a, me
     # A verification does not change the PRD text: no new version.
     assert _versions(use_case) == [(1, "REQ-1 added")]
 
-    services.verification_remove(actor=actor, verification=case)
+    services.verification_remove(actor=actor, verification=second)
     event = trail.one()
     assert (event.action, event.before) == (
         "verification.delete",
-        {"requirement": "REQ-1", "kind": "eval_case", "name": "Refund case 12"},
+        {"requirement": "REQ-1", "kind": "human_review", "name": "Monthly audit"},
     )
     assert [v.name for v in req.verifications.all()] == ["Weekly sample"]
+
+
+ONLY_REVIEWS = (
+    "Only a named human review is added here: eval cases link to requirements from the case in "
+    "their eval plan, monitors from the metrics area."
+)
 
 
 @pytest.mark.parametrize(
@@ -1115,9 +1121,10 @@ def test_verification_add_links_and_records_one_event(actor, use_case, org_a, me
     [
         ({"kind": "human_review", "name": "Weekly sample"},
          {"owner": ["A human review needs an owner who does it."]}),
-        ({"kind": "vibes", "name": "x"},
-         {"kind": ["Choose one of: human_review, eval_case, monitor."]}),
-        ({"kind": "monitor", "name": "  "}, {"name": ["Name the review, eval case or monitor."]}),
+        ({"kind": "eval_case", "name": "case 7", "owner": None},
+         {"kind": [ONLY_REVIEWS], "owner": ["A human review needs an owner who does it."]}),
+        ({"kind": "human_review", "name": "  "},
+         {"name": ["Name the review."], "owner": ["A human review needs an owner who does it."]}),
     ],
 )  # fmt: skip
 def test_verification_add_refuses_and_writes_nothing(actor, use_case, org_a, kwargs, errors):

@@ -15,12 +15,12 @@ from usecases.models import (
     Requirement,
     RequirementStatus,
     RequirementType,
-    RequirementVerification,
     RiskTier,
     Stage,
     StageTransition,
     UseCase,
     UseCaseStatus,
+    VerificationKind,
     VerificationMethod,
 )
 
@@ -272,17 +272,20 @@ class StageTransitionSerializer(serializers.ModelSerializer):
 # --- Requirements
 
 
-class VerificationSerializer(serializers.ModelSerializer):
-    """Something that verifies a requirement: a named human review, an eval case, a monitor."""
+class VerificationSerializer(serializers.Serializer):
+    """Something that verifies a requirement: a named human review, an eval case, a monitor
+    (from the app that verifies)."""
 
-    owner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    owner_email = serializers.EmailField(source="owner.email", read_only=True, allow_null=True)
-
-    class Meta:
-        model = RequirementVerification
-        fields = ["id", "kind", "name", "owner", "owner_email", "target_type", "target_id",
-                  "created_at"]  # fmt: skip
-        read_only_fields = fields
+    kind = serializers.ChoiceField(choices=VerificationKind.choices, read_only=True)
+    name = serializers.CharField(read_only=True)
+    owner = serializers.IntegerField(source="owner.pk", read_only=True, allow_null=True)
+    owner_email = serializers.EmailField(read_only=True, allow_null=True)
+    url = serializers.CharField(
+        read_only=True, help_text="Where it lives in the browser (a path of this workspace)."
+    )
+    review_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The id of a named human review, else null."
+    )
 
 
 class RequirementSerializer(serializers.ModelSerializer):
@@ -293,7 +296,7 @@ class RequirementSerializer(serializers.ModelSerializer):
     use_case_key = serializers.CharField(source="use_case.key", read_only=True)
     owner = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     owner_email = serializers.EmailField(source="owner.email", read_only=True, allow_null=True)
-    verifications = VerificationSerializer(many=True, read_only=True)
+    verifications = VerificationSerializer(source="verified_by", many=True, read_only=True)
 
     class Meta:
         model = Requirement

@@ -1,4 +1,4 @@
-"""Routes of the use-case API, included under /api/v1/ by genai_po/api/urls.py."""
+"""Routes of the use-case API, included under /api/v1/ by the root URLconf (genai_po/urls.py)."""
 
 from rest_framework.routers import SimpleRouter
 

@@ -6,7 +6,7 @@ live there), read through `usecases.selectors`, shape the answer.
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -39,7 +39,6 @@ from usecases.models import (
     PRD_SECTION_KEYS,
     PrdVersion,
     Requirement,
-    RequirementVerification,
     UseCase,
 )
 
@@ -183,7 +182,7 @@ class UseCaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScoped
 
     def _prd_document(self, use_case: UseCase) -> dict:
         prd = selectors.prd_of(use_case=use_case)
-        requirements = list(selectors.requirements_of(use_case=use_case))
+        requirements = selectors.requirements_of(use_case=use_case)
         for requirement in requirements:
             requirement.use_case = use_case  # shown with its key; no query per row
         readiness = selectors.readiness_of(use_case=use_case, requirements=requirements)
@@ -266,12 +265,7 @@ class RequirementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSc
     list_filters: dict = {}
 
     def scope_queryset(self, queryset):
-        verifications = RequirementVerification.objects.for_org(
-            self.request.organization
-        ).select_related("owner")
-        queryset = queryset.select_related("use_case", "owner").prefetch_related(
-            Prefetch("verifications", queryset=verifications)
-        )
+        queryset = queryset.select_related("use_case", "owner")
         if self.action == "list":
             queryset = queryset.filter(**{
                 ("use_case_id" if name == "use_case" else name): value
@@ -280,7 +274,10 @@ class RequirementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSc
         return queryset.order_by("use_case__number", "position", "number")
 
     def _shown(self, requirement: Requirement) -> dict:
-        return RequirementSerializer(self.get_queryset().get(pk=requirement.pk)).data
+        (shown,) = selectors.with_verifications(
+            self.request.organization, [self.get_queryset().get(pk=requirement.pk)]
+        )
+        return RequirementSerializer(shown).data
 
     @extend_schema(
         parameters=[RequirementFilterSerializer],
@@ -290,11 +287,13 @@ class RequirementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgSc
         filters = RequirementFilterSerializer(data=_query_params(request))
         filters.is_valid(raise_exception=True)
         self.list_filters = {k: v for k, v in filters.validated_data.items() if v != ""}
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        page = selectors.with_verifications(request.organization, page)
+        return self.get_paginated_response(RequirementSerializer(page, many=True).data)
 
     @extend_schema(responses={200: RequirementSerializer, 404: _NOT_FOUND})
     def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
+        return Response(self._shown(self.get_object()))
 
     @extend_schema(
         request=RequirementCreateSerializer,

@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
 
-from evals import selectors as eval_selectors
 from genai_po.base_views import OrgView, Scoped
 from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
@@ -22,6 +21,7 @@ from usecases.models import (
     UseCase,
     UseCaseStatus,
 )
+from usecases.panels import USE_CASE_PANELS
 
 EDIT = {"GET": Action.EDIT_PRODUCT, "POST": Action.EDIT_PRODUCT}
 USE_CASE = {"use_case": Scoped(UseCase, "number")}
@@ -114,7 +114,7 @@ class UseCaseArchiveView(OrgView):
 
 
 def _detail_context(request, use_case, *, stage_form=None, scores_form=None) -> dict:
-    requirements = list(selectors.requirements_of(use_case=use_case))
+    requirements = selectors.requirements_of(use_case=use_case)
     readiness = selectors.readiness_of(use_case=use_case, requirements=requirements)
     weights = scoring.weights_of(request.organization)
     rank, ranked = selectors.use_case_rank(use_case=use_case)
@@ -136,8 +136,8 @@ def _detail_context(request, use_case, *, stage_form=None, scores_form=None) -> 
         "weights": weights,
         "prd": selectors.prd_of(use_case=use_case),
         "readiness": readiness,
-        # Evals build on use cases; this page shows them (a read, not a dependency of models).
-        "eval_plans": eval_selectors.plans_of(request.organization, use_case=use_case),
+        # What the other areas show here (evals' plans, ...), registered in their apps.
+        "panels": USE_CASE_PANELS.render(request, use_case=use_case),
     }
 
 

@@ -116,7 +116,7 @@ def _prd_context(
     org = request.organization
     can_edit = role_can(request.role, Action.EDIT_PRODUCT)
     prd = selectors.prd_of(use_case=use_case)
-    requirements = list(selectors.requirements_of(use_case=use_case))
+    requirements = selectors.requirements_of(use_case=use_case)
     readiness = selectors.readiness_of(use_case=use_case, requirements=requirements)
     if can_edit and owner_choices is None:
         owner_choices = member_choices(org)
@@ -444,7 +444,7 @@ class PrdVersionsView(OrgView):
 
 def _document_context(request, use_case) -> dict:
     prd = selectors.prd_of(use_case=use_case)
-    requirements = list(selectors.requirements_of(use_case=use_case))
+    requirements = selectors.requirements_of(use_case=use_case)
     return {
         "use_case": use_case,
         "prd": prd,
@@ -501,12 +501,12 @@ class TraceabilityView(OrgView):
     scoped_objects = USE_CASE
 
     def get(self, request, use_case):
-        requirements = list(selectors.requirements_of(use_case=use_case))
+        requirements = selectors.requirements_of(use_case=use_case)
         readiness = selectors.readiness_of(use_case=use_case, requirements=requirements)
         gaps = {r.pk: reasons for r, reasons in readiness.unverified}
         rows = []
         for r in requirements:
-            verifications = list(r.verifications.all())
+            verifications = r.verified_by
             rows.append(
                 {
                     "requirement": r,

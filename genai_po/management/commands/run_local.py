@@ -14,14 +14,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from genai_po.demo import DEMO_DOMAIN, DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERS
+from genai_po.registry import embedded_processes
 
 HOST = "127.0.0.1"  # embedded mode never listens beyond this machine
 PORT = int(os.environ.get("GENAI_PO_PORT", "8000"))
-AGENT_PORT = int(os.environ.get("GENAI_PO_AGENT_PORT", "8100"))
 
 
 def processes() -> list[tuple[str, list[str]]]:
-    """The processes of the embedded mode; later areas add theirs here."""
+    """The processes of the embedded mode: the worker, what the areas registered (the
+    reference agent of evals, ...), and the web app last."""
     python = sys.executable
     return [
         (
@@ -32,9 +33,7 @@ def processes() -> list[tuple[str, list[str]]]:
                 "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
         ),
-        # The reference agent: a deterministic support agent to run evals against, with
-        # no internet (labelled as a reference agent, never as a model).
-        ("agent", [python, "-m", "evals.reference_agent", "--port", str(AGENT_PORT)]),
+        *((process.name, list(process.argv(python))) for process in embedded_processes()),
         (
             "web",
             [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload", "--skip-checks"],
@@ -89,7 +88,7 @@ class Command(BaseCommand):
             "",
             f"GenAI PO Workspace is running: http://{HOST}:{PORT}/",
             f"Demo organization: http://{HOST}:{PORT}/o/{DEMO_ORG_SLUG}/",
-            f"Reference agent (OpenAI-compatible, not a model): http://{HOST}:{AGENT_PORT}/v1",
+            *[process.banner for process in embedded_processes() if process.banner],
             f"Demo sign-ins (password {DEMO_PASSWORD}):",
             *[f"  {role.label:<14} {key}@{DEMO_DOMAIN}" for role, key, _ in DEMO_USERS],
             "Press Ctrl-C to stop everything.",

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from genai_po.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS, SEEDERS, DemoContext
+from genai_po.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USERS, DemoContext, seeders
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         ctx = DemoContext()
         with transaction.atomic():
-            for step in SEEDERS:
+            for step in seeders():
                 step(ctx)
         for line in ctx.log:
             self.stdout.write(f"  {line}")
