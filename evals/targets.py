@@ -9,6 +9,7 @@ guarded HTTP call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import threading
@@ -19,6 +20,8 @@ from typing import Any
 
 from evals import client
 from evals.netguard import EgressPolicy
+from genai_po import inputs
+from genai_po.redaction import redactor_for
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 HANDOFF_TOOLS = frozenset({"handoff", "hand_off", "escalate", "transfer_to_human", "human_handoff"})
@@ -50,6 +53,11 @@ class TargetConfig:
     max_attempts: int = 3
     cost_per_1k_input: Decimal | None = None
     cost_per_1k_output: Decimal | None = None
+
+    def redact(self, text):
+        """`text` with every form of this target's secrets (API key, header values)
+        masked: applied to everything that comes back from the target."""
+        return redactor_for((self.api_key, *self.headers.values())).redact(text)
 
     @classmethod
     def from_target(cls, target) -> TargetConfig:
@@ -112,7 +120,9 @@ def parse_headers(text: str) -> dict[str, str]:
     if not text or not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = inputs.loads(text)
+    except inputs.InputRefused as exc:
+        raise TargetConfigError(f"Headers refused: {exc}") from None
     except ValueError as exc:
         raise TargetConfigError(f"Headers must be a JSON object: {exc}") from exc
     if not isinstance(value, dict):
@@ -138,7 +148,9 @@ def parse_body_template(text: str) -> Any:
             'An HTTP JSON target needs a body template, e.g. {"q": "{{input}}"}.'
         )
     try:
-        return json.loads(text)
+        return inputs.loads(text)
+    except inputs.InputRefused as exc:
+        raise TargetConfigError(f"The body template was refused: {exc}") from None
     except ValueError as exc:
         raise TargetConfigError(f"The body template is not valid JSON: {exc}") from exc
 
@@ -365,7 +377,18 @@ async def call_target(
         limiter=limiter,
         method=method,
     )
-    return read_answer(cfg, reply, attempts)
+    return redact_answer(cfg, read_answer(cfg, reply, attempts))
+
+
+def redact_answer(cfg: TargetConfig, answer: Answer) -> Answer:
+    """The answer with the target's secrets masked in all of its text, before anyone
+    stores, scores, audits or shows it."""
+    return dataclasses.replace(
+        answer,
+        output=cfg.redact(answer.output),
+        error=cfg.redact(answer.error),
+        citations=tuple(cfg.redact(c) for c in answer.citations),
+    )
 
 
 def run_coroutine(coro) -> Any:
@@ -405,7 +428,7 @@ def check_connection(cfg: TargetConfig, policy: EgressPolicy) -> ConnectionCheck
 
     async def go() -> Answer:
         async with client.make_session(policy, limit=1, timeout_s=cfg.timeout_s) as session:
-            single = TargetConfig(**{**cfg.__dict__, "max_attempts": 1})
+            single = dataclasses.replace(cfg, max_attempts=1)
             return await call_target(session, single, probe)
 
     answer = run_coroutine(go())

@@ -29,6 +29,7 @@ from evals.services.runs import (
 from evals.services.targets import (
     TARGET_FIELDS,
     target_archive,
+    target_connection_check,
     target_create,
     target_record_check,
     target_update,
@@ -39,6 +40,7 @@ __all__ = [
     "RunRefused", "case_add", "case_remove", "case_update", "cases_import", "current_cases",
     "egress_policy_for", "egress_settings_of", "egress_update", "external_run_upload",
     "lock_plan", "plan_archive", "plan_create", "plan_update", "run_cancel",
-    "run_mark_baseline", "run_start", "start_due_plans", "target_archive", "target_create",
-    "target_record_check", "target_update", "triage_set",
+    "run_mark_baseline", "run_start", "start_due_plans", "target_archive",
+    "target_connection_check", "target_create", "target_record_check", "target_update",
+    "triage_set",
 ]  # fmt: skip

@@ -3,6 +3,8 @@ which secrets are set, never their values."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -11,12 +13,20 @@ from evals.models import (
     Target,
     TargetKind,
 )
-from evals.targets import TargetConfigError, parse_body_template, parse_headers
+from evals.targets import (
+    TargetConfig,
+    TargetConfigError,
+    check_connection,
+    parse_body_template,
+    parse_headers,
+)
 from evals.targets import parse_response_path as _parse_path
+from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.fields import Secret
 from genai_po.roles import Action
+from genai_po.secrets import SecretUnreadable
 
 TARGET_FIELDS = [
     "name", "kind", "url", "model", "api_key", "system_prompt", "temperature", "max_tokens",
@@ -63,6 +73,10 @@ def _validate_target(target: Target) -> None:
         target.header_names = sorted(headers)
     except TargetConfigError as exc:
         errors["headers"] = str(exc)
+    errors.update(inputs.text_errors(Target, {
+        f: getattr(target, f) for f in ("name", "url", "model", "system_prompt", "body_template",
+                                        "response_path")
+    }))  # fmt: skip
     if errors:
         raise ValidationError(errors)
     try:
@@ -124,6 +138,37 @@ def target_archive(*, actor: Actor, target: Target, archived: bool = True) -> Ta
             actor=actor, action="target.archive" if archived else "target.restore", obj=target
         )
     return target
+
+
+# "Test connection" waits for the answer inside the request: never longer than this.
+CHECK_TIMEOUT_S = 30.0
+UNREADABLE = (
+    "Connection not tried: the stored API key or headers cannot be decrypted (the "
+    "encryption key was changed or removed). Enter them again, save, then test."
+)
+
+
+def target_connection_check(*, actor: Actor, target: Target) -> Target:
+    """One guarded call to the target with its saved settings, kept as its last check.
+
+    The one path of the browser and the API: the sentence is redacted of every form of
+    the target's secrets before it is stored, audited or answered.
+    """
+    actor.require(Action.RUN_EVALS)
+    actor.require_same_org(target)
+    from evals.services.egress import egress_policy_for
+
+    try:
+        cfg = TargetConfig.from_target(target)
+    except SecretUnreadable:
+        ok, message = False, UNREADABLE
+    except TargetConfigError as exc:
+        ok, message = False, f"Connection not tried: {exc}"
+    else:
+        cfg = dataclasses.replace(cfg, timeout_s=min(cfg.timeout_s, CHECK_TIMEOUT_S))
+        result = check_connection(cfg, egress_policy_for(target.organization_id))
+        ok, message = result.ok, cfg.redact(result.message)
+    return target_record_check(actor=actor, target=target, ok=ok, message=message)
 
 
 def target_record_check(*, actor: Actor, target: Target, ok: bool, message: str) -> Target:

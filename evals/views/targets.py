@@ -5,8 +5,6 @@ is set and the names of stored headers. "Test connection" makes one real call wi
 saved settings, through the organization's egress policy, and records the answer.
 """
 
-import dataclasses
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
@@ -16,21 +14,13 @@ from django.shortcuts import redirect
 from evals import services
 from evals.models import EvalPlan, Target
 from evals.target_forms import EgressForm, TargetForm
-from evals.targets import TargetConfig, TargetConfigError, check_connection
 from genai_po.base_views import OrgView
 from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
 from genai_po.roles import Action, role_can
-from genai_po.secrets import MASK, SecretUnreadable
 
 RUN = {"GET": Action.RUN_EVALS, "POST": Action.RUN_EVALS}
 TARGET = {"target": Target}
-# "Test connection" waits for the answer inside the request: never longer than this.
-CHECK_TIMEOUT_S = 30.0
-UNREADABLE = (
-    "Connection not tried: the stored API key or headers cannot be decrypted (the "
-    "encryption key was changed or removed). Enter them again, save, then test."
-)
 
 
 def _plans_using(organization) -> Coalesce:
@@ -120,27 +110,6 @@ class TargetEditView(OrgView):
                            _edit_context(request, target, form), status=400)  # fmt: skip
 
 
-def _redact(message: str, cfg: TargetConfig) -> str:
-    """A reply may echo what it was sent: never keep a secret in the recorded message."""
-    for value in (cfg.api_key, *cfg.headers.values()):
-        if len(value) >= 4:
-            message = message.replace(value, MASK)
-    return message
-
-
-def connection_check(organization, target) -> tuple[bool, str]:
-    """(ok, sentence) of one guarded call to the target with its saved settings."""
-    try:
-        cfg = TargetConfig.from_target(target)
-    except SecretUnreadable:
-        return False, UNREADABLE
-    except TargetConfigError as exc:
-        return False, f"Connection not tried: {exc}"
-    cfg = dataclasses.replace(cfg, timeout_s=min(cfg.timeout_s, CHECK_TIMEOUT_S))
-    result = check_connection(cfg, services.egress_policy_for(organization))
-    return result.ok, _redact(result.message, cfg)
-
-
 class TargetTestView(OrgView):
     """POST only: htmx gets the result sentence, a plain form post the page again."""
 
@@ -148,9 +117,8 @@ class TargetTestView(OrgView):
     scoped_objects = TARGET
 
     def post(self, request, target):
-        ok, message = connection_check(request.organization, target)
-        target = services.target_record_check(actor=request.actor, target=target, ok=ok,
-                                              message=message)  # fmt: skip
+        target = services.target_connection_check(actor=request.actor, target=target)
+        ok = target.last_check_ok
         if request.htmx:
             return render_page(request, "evals/targets/form.html", {"target": target},
                                partial="check")  # fmt: skip
