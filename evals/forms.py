@@ -7,7 +7,17 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
-from evals.models import Cadence, EvalCase, EvalPlan, Target, TargetKind, TriageCategory
+from evals.models import (
+    Cadence,
+    EvalCase,
+    EvalPlan,
+    Target,
+    TargetKind,
+    Triage,
+    TriageCategory,
+)
+from genai_po import inputs
+from genai_po.forms import TextLimitsMixin
 from usecases.models import Requirement
 
 SCORER_HELP = (
@@ -29,8 +39,10 @@ def _parse_json(value: str, *, kind: type, example: str):
     if not value:
         return kind()
     try:
-        parsed = json.loads(value)
-    except ValueError as exc:
+        parsed = inputs.loads(value)
+    except inputs.InputRefused as exc:
+        raise ValidationError(str(exc)) from None
+    except json.JSONDecodeError as exc:
         raise ValidationError(
             f"Not valid JSON ({exc.msg}, line {exc.lineno}). E.g. {example}"
         ) from None
@@ -61,7 +73,9 @@ def _dump(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
 
 
-class PlanForm(forms.Form):
+class PlanForm(TextLimitsMixin, forms.Form):
+    limits_model = EvalPlan
+
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     target = forms.ModelChoiceField(queryset=Target.objects.none(), required=False,
@@ -136,7 +150,9 @@ class PlanForm(forms.Form):
         }  # fmt: skip
 
 
-class CaseForm(forms.Form):
+class CaseForm(TextLimitsMixin, forms.Form):
+    limits_model = EvalCase
+
     name = forms.CharField(max_length=200, required=False)
     prompt = forms.CharField(required=False, label="Input (the user's message)",
                              widget=forms.Textarea(attrs={"rows": 3}))  # fmt: skip
@@ -215,7 +231,9 @@ class ImportForm(forms.Form):
     )
 
 
-class TriageForm(forms.Form):
+class TriageForm(TextLimitsMixin, forms.Form):
+    limits_model = Triage
+
     category = forms.ChoiceField(choices=TriageCategory.choices, widget=forms.RadioSelect,
                                  label="What went wrong")  # fmt: skip
     note = forms.CharField(required=False, max_length=5000,

@@ -75,7 +75,7 @@ class Target(OrgScopedModel):
     # OpenAI-compatible
     model = models.CharField(max_length=200, blank=True)
     api_key = EncryptedTextField(blank=True)
-    system_prompt = models.TextField(blank=True)
+    system_prompt = models.TextField(blank=True, max_length=20_000)
     temperature = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(2)]
     )
@@ -83,7 +83,9 @@ class Target(OrgScopedModel):
     # HTTP JSON
     method = models.CharField(max_length=6, choices=HttpMethod.choices, default=HttpMethod.POST)
     body_template = models.TextField(
-        blank=True, help_text='JSON with {{variable}} placeholders, e.g. {"q": "{{input}}"}'
+        blank=True,
+        max_length=20_000,
+        help_text='JSON with {{variable}} placeholders, e.g. {"q": "{{input}}"}',
     )
     response_path = models.CharField(
         max_length=200,
@@ -145,7 +147,7 @@ class EvalPlan(OrgScopedModel):
         "usecases.UseCase", on_delete=models.CASCADE, related_name="eval_plans"
     )
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=5000)
     target = models.ForeignKey(
         Target, null=True, blank=True, on_delete=models.SET_NULL, related_name="plans"
     )
@@ -211,12 +213,16 @@ class EvalCase(OrgScopedModel):
     position = models.PositiveIntegerField(default=0)
 
     name = models.CharField(max_length=200, blank=True)
-    prompt = models.TextField(blank=True, help_text="The user's message (or use messages)")
+    prompt = models.TextField(
+        blank=True, max_length=100_000, help_text="The user's message (or use messages)"
+    )
     messages = models.JSONField(default=list, blank=True, help_text="Chat messages, if any")
     variables = models.JSONField(default=dict, blank=True)
-    expected = models.TextField(blank=True, help_text="Expected output, for equality/similarity")
-    expected_behavior = models.TextField(blank=True)
-    context = models.TextField(blank=True)
+    expected = models.TextField(
+        blank=True, max_length=100_000, help_text="Expected output, for equality/similarity"
+    )
+    expected_behavior = models.TextField(blank=True, max_length=100_000)
+    context = models.TextField(blank=True, max_length=100_000)
     tags = models.JSONField(default=list, blank=True)
     scorers = models.JSONField(default=list, blank=True)
     pass_threshold = models.FloatField(
@@ -493,7 +499,7 @@ class Triage(OrgScopedModel):
     run = models.ForeignKey(EvalRun, on_delete=models.CASCADE, related_name="triages")
     case = models.ForeignKey(EvalCase, on_delete=models.CASCADE, related_name="triages")
     category = models.CharField(max_length=30, choices=TriageCategory.choices)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, max_length=5000)
     # Set by whoever handles a context gap (the context area), e.g. "context.gap:12".
     follow_up_ref = models.CharField(max_length=100, blank=True)
     author = models.ForeignKey(

@@ -6,8 +6,9 @@ always start empty, and empty means "keep what is stored".
 
 from django import forms
 
-from evals.models import HttpMethod, TargetKind
+from evals.models import HttpMethod, Target, TargetKind
 from evals.services import TARGET_FIELDS
+from genai_po.forms import TextLimitsMixin
 
 KEEP_STORED_HELP = "Stored encrypted. Leave empty to keep the current {what}."
 
@@ -19,7 +20,9 @@ class SecretTextarea(forms.Textarea):
         return None
 
 
-class TargetForm(forms.Form):
+class TargetForm(TextLimitsMixin, forms.Form):
+    limits_model = Target
+
     """Both kinds of target in one form; the service checks what each kind needs."""
 
     # Grouped for the template: each group is a fieldset with its heading and help.

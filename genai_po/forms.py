@@ -5,11 +5,13 @@ from datetime import timedelta
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 
 from genai_po import throttle
 from genai_po.actors import client_ip
+from genai_po.inputs import text_limit
 from genai_po.models import User
 from genai_po.roles import Action, Role, Scope, role_can
 
@@ -67,7 +69,7 @@ class SignInForm(AuthenticationForm):
             raise
         # Only a real sign-in resets the counter (an empty password authenticates nobody).
         if self.get_user() is not None:
-            throttle.signin_succeeded(email=email)
+            throttle.signin_succeeded(email=email, ip=ip)
         return data
 
 
@@ -130,3 +132,31 @@ def errors_into_form(form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
+
+
+class TextLimitsMixin:
+    """Text fields take their longest length from the model field of the same name (the one
+    place limits live, genai_po.inputs), and the form shows it: the browser stops typing
+    there, and a longer text posted anyway is refused on the field."""
+
+    limits_model = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if not isinstance(field, forms.CharField) or self.limits_model is None:
+                continue
+            try:
+                limit = text_limit(self.limits_model, name)
+            except FieldDoesNotExist:
+                continue
+            if not limit:
+                continue
+            field.max_length = limit
+            field.validators = [
+                v for v in field.validators if not isinstance(v, MaxLengthValidator)
+            ] + [MaxLengthValidator(limit)]
+            field.widget.attrs["maxlength"] = str(limit)
+            if isinstance(field.widget, forms.Textarea):
+                hint = f"At most {limit:,} characters."
+                field.help_text = f"{field.help_text} {hint}" if field.help_text else hint

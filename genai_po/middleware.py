@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 
+from genai_po import inputs
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SIGNED_IN_AT = "signed_in_at"
 
@@ -48,3 +50,50 @@ class SessionLifetimeMiddleware:
                 messages.info(request, "Your session has ended. Please sign in again.")
                 return redirect(settings.LOGIN_URL)
         return self.get_response(request)
+
+
+class RefuseNulMiddleware:
+    """A NUL character in the path, the query string or a browser form is refused with a
+    400 before any view runs: no text column (nor jsonb) of PostgreSQL can store it, and no
+    page or API means it. API bodies are checked by their parser (genai_po.api.parsers)."""
+
+    FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._holds_nul(request):
+            return _refused(request, inputs.NUL_MESSAGE)
+        return self.get_response(request)
+
+    def _holds_nul(self, request) -> bool:
+        if inputs.NUL in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+            return True
+        if any(inputs.NUL in v for values in request.GET.lists() for v in values[1]):
+            return True
+        if (
+            request.method == "POST"
+            and not request.path.startswith("/api/")
+            and request.content_type in self.FORM_TYPES
+        ):
+            return any(
+                inputs.NUL in key or any(inputs.NUL in v for v in values)
+                for key, values in request.POST.lists()
+            )
+        return False
+
+
+def _refused(request, message: str):
+    from django.http import HttpResponse, JsonResponse
+    from django.utils.html import escape
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": message, "code": "invalid"}, status=400)
+    if request.headers.get("HX-Request"):
+        return HttpResponse(
+            f'<p role="alert" class="flash-error">{escape(message)}</p>', status=400
+        )
+    from django.shortcuts import render
+
+    return render(request, "400.html", {"message": message}, status=400)

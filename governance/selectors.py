@@ -56,12 +56,20 @@ def _object_label(object_type: str, object_id: str) -> str:
     return f"{str(name)[:1].upper()}{str(name)[1:]} #{object_id}" if object_id else str(name)
 
 
+SHOWN_CHARS = 300  # of each value on the page; the CSV export and the API keep all of it
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
+
+
 def _changes(value) -> str:
     if value is None:
         return ""
     if isinstance(value, dict):
-        return " · ".join(f"{key}: {value[key]}" for key in sorted(value))
-    return str(value)
+        return " · ".join(f"{key}: {_short(value[key])}" for key in sorted(value))
+    return _short(value)
 
 
 def audit_event_rows(events) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from genai_po.forms import TextLimitsMixin
 from genai_po.selectors import members_of_org
 from usecases.models import (
     RISK_TIER_HINTS,
@@ -9,6 +10,8 @@ from usecases.models import (
     HumanInvolvement,
     RiskTier,
     Stage,
+    StageTransition,
+    UseCase,
     UseCaseStatus,
     rubric_text,
 )
@@ -21,7 +24,9 @@ def member_choices(organization) -> list[tuple[str, str]]:
     ]
 
 
-class UseCaseForm(forms.Form):
+class UseCaseForm(TextLimitsMixin, forms.Form):
+    limits_model = UseCase
+
     title = forms.CharField(max_length=200)
     problem = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -77,7 +82,9 @@ class UseCaseForm(forms.Form):
         return initial  # fmt: skip
 
 
-class StageMoveForm(forms.Form):
+class StageMoveForm(TextLimitsMixin, forms.Form):
+    limits_model = StageTransition
+
     to_stage = forms.ChoiceField(choices=Stage.choices, label="Move to")
     override_reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False,

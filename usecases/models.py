@@ -98,8 +98,10 @@ class UseCase(OrgScopedModel):
 
     number = models.PositiveIntegerField(help_text="Per organization; the key is UC-<number>.")
     title = models.CharField(max_length=200)
-    problem = models.TextField(blank=True, help_text="The user problem, in the user's words.")
-    workflow = models.TextField(blank=True, help_text="The workflow this changes.")
+    problem = models.TextField(
+        blank=True, max_length=5000, help_text="The user problem, in the user's words."
+    )
+    workflow = models.TextField(blank=True, max_length=5000, help_text="The workflow this changes.")
     target_users = models.CharField(max_length=200, blank=True)
     user_count = models.PositiveIntegerField(null=True, blank=True, help_text="How many users")
     owner = models.ForeignKey(
@@ -110,7 +112,7 @@ class UseCase(OrgScopedModel):
         related_name="+",
     )
     department = models.CharField(max_length=120, blank=True)
-    value_hypothesis = models.TextField(blank=True)
+    value_hypothesis = models.TextField(blank=True, max_length=2000)
     metric_name = models.CharField("business metric", max_length=120, blank=True)
     metric_unit = models.CharField(max_length=40, blank=True)
     metric_baseline = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -208,7 +210,7 @@ class StageTransition(OrgScopedModel):
     actor_label = models.CharField(max_length=254)
     created_at = models.DateTimeField(auto_now_add=True)
     overridden = models.BooleanField(default=False)
-    override_reason = models.TextField(blank=True)
+    override_reason = models.TextField(blank=True, max_length=2000)
     unmet = models.JSONField(default=list, blank=True, help_text="Criteria not met at the time")
 
     class Meta:
@@ -316,7 +318,7 @@ class Requirement(OrgScopedModel):
 
     use_case = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="requirements")
     number = models.PositiveIntegerField()
-    statement = models.TextField()
+    statement = models.TextField(max_length=2000)
     type = models.CharField(
         max_length=20, choices=RequirementType.choices, default=RequirementType.BEHAVIOR
     )

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from genai_po import inputs
 from usecases.models import Criterion, Stage, rubric_text
 from usecases.selectors import SORTS
 
@@ -11,7 +12,7 @@ class PortfolioFilterForm(forms.Form):
 
     q = forms.CharField(required=False, label="Search")
     stage = forms.ChoiceField(choices=[("", "Any"), *Stage.choices], required=False)
-    owner = forms.IntegerField(min_value=1, required=False)
+    owner = forms.IntegerField(min_value=1, max_value=inputs.MAX_INT, required=False)
     sort = forms.ChoiceField(choices=[(key, key) for key in SORTS], required=False)
 
     def clean_q(self) -> str:

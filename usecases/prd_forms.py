@@ -3,11 +3,14 @@ services decide."""
 
 from django import forms
 
+from genai_po.forms import TextLimitsMixin
 from genai_po.selectors import members_of_org
 from usecases.models import (
     PRD_SECTIONS,
+    Requirement,
     RequirementStatus,
     RequirementType,
+    RequirementVerification,
     VerificationKind,
     VerificationMethod,
 )
@@ -81,7 +84,9 @@ class PrdForm(SectionsForm):
     base_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
 
-class RequirementForm(forms.Form):
+class RequirementForm(TextLimitsMixin, forms.Form):
+    limits_model = Requirement
+
     statement = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=2000,
@@ -130,7 +135,9 @@ class KindSelect(forms.Select):
         return option
 
 
-class VerificationForm(forms.Form):
+class VerificationForm(TextLimitsMixin, forms.Form):
+    limits_model = RequirementVerification
+
     kind = forms.ChoiceField(
         choices=[
             (

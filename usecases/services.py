@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.models import Membership
@@ -40,8 +41,6 @@ BRIEF_FIELDS = [
     "value_hypothesis", "metric_name", "metric_unit", "metric_baseline", "metric_target",
     "risk_tier", "human_involvement", "status",
 ]  # fmt: skip
-_TEXT_LIMITS = {"title": 200, "target_users": 200, "department": 120, "metric_name": 120,
-                "metric_unit": 40}  # fmt: skip
 _CHOICES = {"risk_tier": RiskTier, "human_involvement": HumanInvolvement,
             "status": UseCaseStatus}  # fmt: skip
 
@@ -102,8 +101,8 @@ def _clean_brief(organization, data: dict, *, creating: bool) -> dict:
             text = (value or "").strip() if isinstance(value, str) or value is None else None
             if text is None:
                 errors[field] = "Enter text."
-            elif field in _TEXT_LIMITS and len(text) > _TEXT_LIMITS[field]:
-                errors[field] = f"Keep it under {_TEXT_LIMITS[field]} characters."
+            elif problem := inputs.check_text(UseCase, field, text):
+                errors[field] = problem
             else:
                 clean[field] = text
     if (creating or "title" in clean) and not clean.get("title") and "title" not in errors:
@@ -252,6 +251,8 @@ def use_case_move_stage(
     if use_case.archived_at:
         raise ValidationError("Restore the archived use case before moving it.")
     override_reason = override_reason.strip()
+    if problem := inputs.check_text(StageTransition, "override_reason", override_reason):
+        raise ValidationError({"override_reason": problem})
     checks = gate_for_move(use_case, to_stage, readiness_of(use_case=use_case))
     unmet = [{"label": c.label, "state": c.state, "detail": c.detail} for c in checks if not c.met]
     if unmet and not override_reason:
@@ -326,6 +327,8 @@ def _clean_sections(sections: dict) -> dict[str, str]:
             raise ValidationError({key: "Enter text."})
         if len(value) > 20000:
             raise ValidationError({key: "Keep each section under 20,000 characters."})
+        if inputs.NUL in value:
+            raise ValidationError({key: inputs.NUL_MESSAGE})
         clean[key] = value.strip()
     return clean
 
@@ -415,8 +418,8 @@ def _clean_requirement(organization, data: dict, *, creating: bool) -> dict:
             text = value.strip() if isinstance(value, str) else ""
             if not text:
                 errors[field] = "State the expected behavior."
-            elif len(text) > 2000:
-                errors[field] = "Keep the statement under 2,000 characters."
+            elif problem := inputs.check_text(Requirement, field, text):
+                errors[field] = problem
             else:
                 clean[field] = text
         elif field == "launch_blocking":

@@ -25,6 +25,7 @@ from evals.models import (
     TargetKind,
     TriageCategory,
 )
+from genai_po.api.fields import id_field, number_field
 from usecases.api.serializers import OrgPrimaryKeyRelatedField, StrictInputSerializer
 from usecases.models import UseCase
 
@@ -294,7 +295,7 @@ class EvalPlanUpdateSerializer(_PlanInputSerializer):
 
 
 class EvalPlanListFilterSerializer(serializers.Serializer):
-    use_case = serializers.IntegerField(required=False, help_text="Id of the use case.")
+    use_case = id_field(required=False, help_text="Id of the use case.")
     archived = serializers.BooleanField(
         required=False, default=False, help_text="true: only archived plans"
     )
@@ -367,10 +368,8 @@ class EvalCaseInputSerializer(StrictInputSerializer):
 
 
 class CaseListFilterSerializer(serializers.Serializer):
-    version = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        help_text="A case-set version of the plan (default: the current one).",
+    version = number_field(
+        required=False, help_text="A case-set version of the plan (default: the current one)."
     )
 
 
@@ -530,7 +529,7 @@ class EvalRunSerializer(serializers.ModelSerializer):
 
 
 class RunListFilterSerializer(serializers.Serializer):
-    plan = serializers.IntegerField(required=False, help_text="Id of the plan.")
+    plan = id_field(required=False, help_text="Id of the plan.")
     status = serializers.ChoiceField(choices=RunStatus.choices, required=False, allow_blank=True)
 
 
@@ -580,4 +579,4 @@ class EvalResultSerializer(serializers.ModelSerializer):
 
 class ResultFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ResultStatus.choices, required=False, allow_blank=True)
-    case = serializers.IntegerField(required=False, min_value=1, help_text="A case number.")
+    case = number_field(required=False, help_text="A case number.")

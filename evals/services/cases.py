@@ -20,13 +20,13 @@ from evals.models import (
     cases_at_version,
 )
 from evals.services.plans import lock_plan
+from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
 from usecases.models import Requirement
 
 MAX_TAGS = 20
-MAX_TEXT = 100_000
 
 CASE_FIELDS = [
     "name", "prompt", "messages", "variables", "expected", "expected_behavior", "context",
@@ -70,8 +70,8 @@ def _clean_case(plan: EvalPlan, data: dict) -> tuple[dict, list[Requirement] | N
                     raise ValidationError({field: "At most 200 characters."})
             elif field in ("prompt", "expected", "expected_behavior", "context", "origin_ref"):
                 value = value or ""
-                if len(value) > MAX_TEXT:
-                    raise ValidationError({field: f"At most {MAX_TEXT:,} characters."})
+                if problem := inputs.check_text(EvalCase, field, value):
+                    raise ValidationError({field: problem})
             elif field == "messages":
                 value = _clean_messages(value)
             elif field == "variables":
@@ -109,6 +109,11 @@ def _clean_case(plan: EvalPlan, data: dict) -> tuple[dict, list[Requirement] | N
             clean[field] = value
         except ValidationError as exc:
             errors.update(exc.message_dict)
+    for field, value in clean.items():
+        try:
+            inputs.check_value(value)
+        except inputs.InputRefused as exc:
+            errors[field] = str(exc)
     if errors:
         raise ValidationError(errors)
     return clean, requirements
@@ -119,7 +124,11 @@ def _requirements_by_key(plan: EvalPlan, keys: Iterable[str]) -> list[Requiremen
     for key in keys:
         key = str(key).strip().upper()
         if key.startswith("REQ-") and key[4:].isdigit():
-            numbers.add(int(key[4:]))
+            number = inputs.id_or_none(key[4:])
+            if number is None or number > 2_147_483_647:
+                bad.append(key[:40])
+            else:
+                numbers.add(number)
         elif key:
             bad.append(key)
     found = {

@@ -17,6 +17,7 @@ from evals.models import (
 from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_number
 from evals.services.runs import run_config
+from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
@@ -31,7 +32,6 @@ _EXTERNAL_KEYS = {
 
 def _external_rows(plan: EvalPlan, data: bytes) -> tuple[list[dict], list[str]]:
     """Parse uploaded JSONL results; (rows, problems) with line numbers."""
-    import json
 
     if len(data) > EXTERNAL_MAX_BYTES:
         return [], [f"The file is over {EXTERNAL_MAX_BYTES // (1024 * 1024)} MB."]
@@ -53,9 +53,12 @@ def _external_rows(plan: EvalPlan, data: bytes) -> tuple[list[dict], list[str]]:
             problems.append(f"line {line_no}: more than {EXTERNAL_MAX_LINES:,} results.")
             break
         try:
-            obj = json.loads(line)
+            obj = inputs.loads(line)
+        except inputs.InputRefused as exc:
+            problems.append(f"line {line_no}: {exc}")
+            continue
         except ValueError as exc:
-            problems.append(f"line {line_no}: not valid JSON ({exc.msg}).")
+            problems.append(f"line {line_no}: not valid JSON ({getattr(exc, 'msg', exc)}).")
             continue
         if not isinstance(obj, dict):
             problems.append(f"line {line_no}: each line must be a JSON object.")
@@ -65,7 +68,7 @@ def _external_rows(plan: EvalPlan, data: bytes) -> tuple[list[dict], list[str]]:
             problems.append(f"line {line_no}: unknown keys {', '.join(unknown)}.")
             continue
         ref = str(obj.get("case", "")).strip().upper().removeprefix("CASE-")
-        if not ref.isdigit() or int(ref) not in cases:
+        if inputs.id_or_none(ref) not in cases:
             problems.append(f"line {line_no}: {obj.get('case')!r} is not a case of this plan.")
             continue
         number = int(ref)

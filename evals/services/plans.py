@@ -14,6 +14,7 @@ from evals.models import (
     EvalPlan,
     TargetKind,
 )
+from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
@@ -92,6 +93,7 @@ def _clean_plan(plan: EvalPlan, data: dict) -> dict:
             clean[field] = value
         except ValidationError as exc:
             errors.update(exc.message_dict)
+    errors.update(inputs.text_errors(EvalPlan, clean))
     if errors:
         raise ValidationError(errors)
     return clean

@@ -24,6 +24,7 @@ from evals.models import (
 from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_at, next_run_number
 from evals.triage import triage_handlers
+from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
@@ -171,8 +172,8 @@ def triage_set(*, actor: Actor, run: EvalRun, case: EvalCase, category: str, not
     if category not in TriageCategory.values:
         raise ValidationError({"category": "Choose what went wrong."})
     note = (note or "").strip()
-    if len(note) > 5000:
-        raise ValidationError({"note": "At most 5,000 characters."})
+    if problem := inputs.check_text(Triage, "note", note):
+        raise ValidationError({"note": problem})
     failed = (
         EvalResult.objects.for_org(run.organization_id)
         .filter(run=run, case=case)

@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from evals import charts, selectors, services
 from evals.forms import CaseForm, PlanForm, RunStartForm
 from evals.models import CaseSetVersion, EvalPlan
+from genai_po import inputs
 from genai_po.base_views import OrgView
 from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
@@ -27,9 +28,10 @@ def _use_case_from(request) -> UseCase | None:
     number = raw.upper().removeprefix("UC-")
     if not number:
         return None
+    number = inputs.id_or_none(number)
     use_case = (
-        UseCase.objects.for_org(request.organization).filter(number=int(number)).first()
-        if number.isdigit()
+        UseCase.objects.for_org(request.organization).filter(number=number).first()
+        if number is not None
         else None
     )
     if use_case is None:

@@ -5,6 +5,7 @@ Subclasses set `model` (an OrgScopedModel) and may narrow rows in
 that forgets the organization cannot exist.
 """
 
+from django.http import Http404
 from rest_framework import viewsets
 
 from genai_po.actors import Actor
@@ -26,6 +27,8 @@ class OrgScopedAPIMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if any(len(str(value)) > 18 for value in kwargs.values()):
+            raise Http404  # beyond any id or number: not there, whatever the database
         request.organization = request.auth.organization
         self.actor = Actor.for_token(token=request.auth, request=request)
 

@@ -219,14 +219,14 @@ def test_create_says_a_too_long_title_is_too_long(actor, org_a):
     with pytest.raises(ValidationError) as exc:
         services.use_case_create(actor=actor, data={"title": "x" * 201})
 
-    assert exc.value.message_dict == {"title": ["Keep it under 200 characters."]}
+    assert exc.value.message_dict == {"title": ["Keep it under 200 characters (this is 201)."]}
 
 
 def test_update_says_a_too_long_title_is_too_long(actor, use_case):
     with pytest.raises(ValidationError) as exc:
         services.use_case_update(actor=actor, use_case=_fresh(use_case), data={"title": "x" * 201})
 
-    assert exc.value.message_dict == {"title": ["Keep it under 200 characters."]}
+    assert exc.value.message_dict == {"title": ["Keep it under 200 characters (this is 201)."]}
 
 
 def test_create_refuses_an_owner_from_another_organization(actor, org_a, org_b, member_factory):
@@ -681,7 +681,8 @@ def test_requirement_add_numbers_keys_and_versions_the_prd(actor, use_case, org_
         ({}, {"statement": ["State the expected behavior."]}),
         ({"statement": "   "}, {"statement": ["State the expected behavior."]}),
         ({"statement": 5}, {"statement": ["State the expected behavior."]}),
-        ({"statement": "x" * 2001}, {"statement": ["Keep the statement under 2,000 characters."]}),
+        ({"statement": "x" * 2001},
+         {"statement": ["Keep it under 2,000 characters (this is 2,001)."]}),
         ({"statement": "S", "type": "wish"},
          {"type": ["Choose one of: behavior, constraint, forbidden, handoff, tone, tool_use."]}),
         ({"statement": "S", "verification_method": "hope"},

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from genai_po.api.fields import id_field
 from usecases.models import (
     PRD_SECTIONS,
     Criterion,
@@ -178,7 +179,7 @@ class BriefInputSerializer(StrictInputSerializer):
     user_count = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=2_147_483_647
     )
-    owner = serializers.IntegerField(
+    owner = id_field(
         required=False, allow_null=True, help_text="User id of a member of the organization."
     )
     department = _text(120)
@@ -220,7 +221,7 @@ class UseCaseFilterSerializer(serializers.Serializer):
     ORDERINGS = ["rank", "-rank", "key", "-key", "updated", "-updated"]
 
     stage = serializers.ChoiceField(choices=Stage.choices, required=False, allow_blank=True)
-    owner = serializers.IntegerField(required=False, help_text="User id of the owner.")
+    owner = id_field(required=False, help_text="User id of the owner.")
     status = serializers.ChoiceField(
         choices=UseCaseStatus.choices, required=False, allow_blank=True
     )
@@ -325,7 +326,7 @@ class RequirementUpdateSerializer(StrictInputSerializer):
     statement = serializers.CharField(required=False, max_length=2000)
     type = serializers.ChoiceField(choices=RequirementType.choices, required=False)
     launch_blocking = serializers.BooleanField(required=False)
-    owner = serializers.IntegerField(
+    owner = id_field(
         required=False, allow_null=True, help_text="User id of a member of the organization."
     )
     verification_method = serializers.ChoiceField(
@@ -346,7 +347,7 @@ class RequirementCreateSerializer(RequirementUpdateSerializer):
 class RequirementFilterSerializer(serializers.Serializer):
     """Query parameters of the requirement list."""
 
-    use_case = serializers.IntegerField(required=False, help_text="Id of the use case.")
+    use_case = id_field(required=False, help_text="Id of the use case.")
     launch_blocking = serializers.BooleanField(required=False)
     status = serializers.ChoiceField(
         choices=RequirementStatus.choices, required=False, allow_blank=True

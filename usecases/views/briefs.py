@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
 
+from genai_po import inputs
 from genai_po.base_views import OrgView, Scoped
 from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
@@ -36,7 +37,7 @@ class UseCaseListView(OrgView):
         use_cases = selectors.use_cases_filtered(
             organization=request.organization,
             stage=params.get("stage", "") if params.get("stage") in Stage.values else "",
-            owner=int(owner) if owner.isdigit() else None,
+            owner=inputs.id_or_none(owner),
             status=params.get("status", "") if params.get("status") in UseCaseStatus.values else "",
             q=params.get("q", "").strip()[:100],
             archived=params.get("archived") == "1",

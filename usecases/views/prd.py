@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
+from genai_po import inputs
 from genai_po.base_views import OrgView, Scoped
 from genai_po.forms import errors_into_form
 from genai_po.htmx import render_page
@@ -378,10 +379,10 @@ def _int_param(request, name: str, errors: list[str]) -> int | None:
     if not raw:
         errors.append(f"Choose version {name.upper()}.")
         return None
-    if not raw.isdigit():
+    number = inputs.id_or_none(raw)
+    if number is None:
         errors.append(f"Version {name.upper()} must be a version number, not {raw[:20]!r}.")
-        return None
-    return int(raw)
+    return number
 
 
 class PrdVersionsView(OrgView):
@@ -404,10 +405,7 @@ class PrdVersionsView(OrgView):
         status = 200
         if prd is not None:
             versions = selectors.prd_versions(prd=prd)
-            try:
-                page_number = max(int(request.GET.get("page", "1")), 1)
-            except ValueError:
-                page_number = 1
+            page_number = max(inputs.id_or_none(request.GET.get("page")) or 1, 1)
             start = (page_number - 1) * VERSIONS_PER_PAGE
             page = list(versions[start : start + VERSIONS_PER_PAGE + 1])
             context["versions"] = page[:VERSIONS_PER_PAGE]
