@@ -1,6 +1,7 @@
 """Reading settings from the environment, with clear errors for bad values."""
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -52,3 +53,16 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"^[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit such as 600/minute (a number, then second, minute, hour or day)."""
+    raw = os.environ.get(name, "").strip() or default
+    if not _RATE.match(raw):
+        raise ImproperlyConfigured(
+            f"{name} must be <number>/<second|minute|hour|day>, e.g. 600/minute; got {raw!r}."
+        )
+    return raw

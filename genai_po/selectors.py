@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from genai_po.actors import Actor
 from genai_po.models import Invitation, Membership, Organization, User
-from genai_po.roles import Action, Role
+from genai_po.roles import Action, Role, role_can
 
 
 def memberships_of_user(*, user: User) -> list[Membership]:
@@ -22,12 +22,27 @@ def members_of_org(*, organization: Organization):
 
 
 def invitations_pending(*, organization: Organization) -> list[Invitation]:
-    return list(
+    """Unused, unexpired invitations; each says whether it is `void` (its inviter may no
+    longer invite, so the link no longer works)."""
+    invitations = list(
         Invitation.objects.for_org(organization)
         .filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
         .select_related("invited_by")
         .order_by("-created_at")
     )
+    roles = dict(
+        Membership.objects.for_org(organization)
+        .filter(user_id__in={i.invited_by_id for i in invitations if i.invited_by_id})
+        .values_list("user_id", "role")
+    )
+    for invitation in invitations:
+        role = roles.get(invitation.invited_by_id)
+        invitation.void = not (
+            role
+            and role_can(role, Action.MANAGE_MEMBERS)
+            and (invitation.role != Role.OWNER or role_can(role, Action.MANAGE_OWNERS))
+        )
+    return invitations
 
 
 def members_editable_by(*, organization: Organization, members, actor: Actor) -> set[int]:

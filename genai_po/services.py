@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.models import ApiToken, Invitation, Membership, Organization, User
-from genai_po.roles import Action, Role, Scope
+from genai_po.roles import Action, Role, Scope, role_can
 
 TOKEN_PREFIX = "gpo_"  # noqa: S105 - a public prefix, not a secret
 RESERVED_SLUGS = {"new", "api", "admin", "static", "accounts", "o", "invitations"}
@@ -280,7 +280,30 @@ def invitation_from_link(token: str) -> Invitation:
     )
     if invitation is None or not secrets.compare_digest(invitation.nonce, data.get("nonce", "")):
         raise ValidationError("This invitation link is not valid.")
+    if invitation.status == "pending" and not invitation_inviter_can_still_invite(invitation):
+        raise ValidationError(VOID_MESSAGE)
     return invitation
+
+
+def invitation_inviter_can_still_invite(invitation: Invitation) -> bool:
+    """An invitation is void once its inviter may no longer invite (left, demoted, deleted):
+    it carries their authority, not a right of its own."""
+    if invitation.invited_by_id is None:
+        return False
+    membership = (
+        Membership.objects.for_org(invitation.organization_id)
+        .filter(user_id=invitation.invited_by_id)
+        .first()
+    )
+    if membership is None or not role_can(membership.role, Action.MANAGE_MEMBERS):
+        return False
+    return invitation.role != Role.OWNER or role_can(membership.role, Action.MANAGE_OWNERS)
+
+
+VOID_MESSAGE = (
+    "This invitation is no longer valid: the person who sent it can no longer invite "
+    "members. Ask for a new one."
+)
 
 
 def invitation_accept(*, user: User, token: str, request=None) -> Membership:
@@ -299,6 +322,8 @@ def invitation_accept(*, user: User, token: str, request=None) -> Membership:
             raise ValidationError("This invitation was revoked. Ask for a new one.")
         if status == "expired":
             raise ValidationError("This invitation has expired. Ask for a new one.")
+        if not invitation_inviter_can_still_invite(invitation):
+            raise ValidationError(VOID_MESSAGE)
         if invitation.email.lower() != user.email.lower():
             raise ValidationError(
                 f"This invitation is for {invitation.email}. "

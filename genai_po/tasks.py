@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def invitation_send_email(invitation_id: int) -> None:
     """Email the invitation link; safe to run twice (the link is the same)."""
-    from genai_po.services import invitation_link
+    from genai_po.services import invitation_inviter_can_still_invite, invitation_link
 
     invitation = (
         Invitation.objects.across_orgs()
@@ -25,6 +25,8 @@ def invitation_send_email(invitation_id: int) -> None:
     )
     if invitation is None or invitation.status != "pending":
         return
+    if not invitation_inviter_can_still_invite(invitation):
+        return  # void: the link would only say so
     context = {"invitation": invitation, "link": invitation_link(invitation)}
     send_mail(
         subject=f"You are invited to {invitation.organization.name} on GenAI PO Workspace",

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_POST
 
-from genai_po import selectors, services
+from genai_po import selectors, services, throttle
 from genai_po.base_views import OrgView
 from genai_po.forms import (
     ApiTokenForm,
@@ -41,6 +41,17 @@ class SignInView(auth_views.LoginView):
     def form_valid(self, form):
         response = super().form_valid(form)
         self.request.session[SIGNED_IN_AT] = int(time.time())
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Setting a new password from the emailed link also lifts the sign-in locks."""
+
+    template_name = "accounts/password_reset_confirm.html"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        throttle.signin_unlock(email=form.user.email)
         return response
 
 

@@ -6,9 +6,15 @@ from usecases.models import PRD_SECTIONS, PrdVersion, UseCase, VerificationKind
 from usecases.selectors import Readiness
 
 
+def _text(value) -> str:
+    """User text as Markdown text: raw HTML in it is shown, never rendered (a Markdown viewer
+    passes HTML through, so `<img onerror=…>` in a section would run where it is opened)."""
+    return str(value or "").replace("<", "&lt;")  # no tag can open; `>` quotes stay
+
+
 def _cell(text) -> str:
-    """One table cell: no line breaks, pipes and backslashes escaped."""
-    text = " ".join(str(text or "").split())
+    """One table cell: no line breaks, pipes and backslashes escaped, no raw HTML."""
+    text = " ".join(_text(text).split())
     return text.replace("\\", "\\\\").replace("|", "\\|") or "—"
 
 
@@ -47,18 +53,18 @@ def prd_markdown(
     readiness: Readiness,
 ) -> str:
     """The current PRD; `requirements` come from selectors.requirements_of (prefetched)."""
-    out = [f"# {use_case.key} {use_case.title}: AI PRD", ""]
+    out = [f"# {use_case.key} {_text(use_case.title)}: AI PRD", ""]
     if version is not None:
         out.append(
             f"Version {version.number}, saved {version.created_at:%Y-%m-%d %H:%M} UTC "
-            f"by {version.author_label}: {version.summary}"
+            f"by {_text(version.author_label)}: {_text(version.summary)}"
         )
     else:
         out.append("Not saved yet: no version.")
     out += [f"Exported {timezone.now():%Y-%m-%d %H:%M} UTC.", "", "## Readiness", ""]
     out += readiness_lines(readiness)
     for key, label in PRD_SECTIONS:
-        text = sections.get(key, "").strip()
+        text = _text(sections.get(key, "").strip())
         out += ["", f"## {label}", "", text or "_Not written yet._"]
     out += ["", "## Requirements", ""]
     if not requirements:

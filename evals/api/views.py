@@ -59,9 +59,8 @@ from evals.models import (
     Triage,
 )
 from evals.scorers import validate_spec
-from evals.targets import TargetConfig, TargetConfigError, check_connection
 from genai_po.api.base import OrgScopedViewSet
-from genai_po.fields import SecretUnreadable
+from genai_po.api.throttling import IpRateThrottle, RunStartThrottle, TokenRateThrottle
 from genai_po.roles import Action
 from usecases.api.serializers import ErrorSerializer
 
@@ -295,18 +294,8 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     )
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, *args, **kwargs):
-        target = self.get_object()
-        try:
-            cfg = TargetConfig.from_target(target)
-        except SecretUnreadable:
-            ok, message = False, "The stored secrets cannot be read: enter the API key again."
-        except TargetConfigError as exc:
-            ok, message = False, str(exc)
-        else:
-            check = check_connection(cfg, services.egress_policy_for(request.organization))
-            ok, message = check.ok, check.message
-        services.target_record_check(actor=self.actor, target=target, ok=ok, message=message)
-        return Response({"ok": ok, "message": message})
+        target = services.target_connection_check(actor=self.actor, target=self.get_object())
+        return Response({"ok": target.last_check_ok, "message": target.last_check_message})
 
 
 # --- Plans and their cases
@@ -337,6 +326,10 @@ _CONTENT_TYPE_FORMATS = {
 def _upload_format(content_type: str, filename: str, data: bytes) -> str | None:
     media = (content_type or "").split(";")[0].strip().lower()
     return _CONTENT_TYPE_FORMATS.get(media) or case_io.detect_format(filename, data[:65536])
+
+
+# Starting runs has its own, lower limit, on top of the token's and the address's.
+RUN_START_THROTTLES = [IpRateThrottle, TokenRateThrottle, RunStartThrottle]
 
 
 class EvalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
@@ -552,7 +545,7 @@ class EvalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
             404: _NOT_FOUND,
         },
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=RUN_START_THROTTLES)
     def runs(self, request, *args, **kwargs):
         """Start a run of the plan's current case set against its target."""
         plan = self.get_object()
@@ -581,7 +574,10 @@ class EvalPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         '"tokens_out": 20, "assertions": [...]}; `case` and `passed` (or `error`) are '
         "needed. At most 20 MB and 100,000 lines; a file with any bad line stores nothing.",
     )
-    @action(detail=True, methods=["post"], url_path="external-runs", parser_classes=[RawBodyParser])
+    @action(
+        detail=True, methods=["post"], url_path="external-runs", parser_classes=[RawBodyParser],
+        throttle_classes=RUN_START_THROTTLES,
+    )  # fmt: skip
     def external_runs(self, request, *args, **kwargs):
         plan = self.get_object()
         params = ExternalRunParamsSerializer(data=_query_params(request))

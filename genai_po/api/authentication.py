@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from genai_po.api import throttling
 from genai_po.services import api_token_authenticate
 
 
@@ -29,6 +30,14 @@ class BearerTokenAuthentication(BaseAuthentication):
         header = get_authorization_header(request)
         if not header:
             return None
+        throttling.refuse_if_failing_too_often(request)
+        try:
+            return self._authenticate(header)
+        except AuthenticationFailed:
+            throttling.auth_failed(request)
+            raise
+
+    def _authenticate(self, header):
         try:
             scheme, _, value = header.decode("ascii").partition(" ")
         except UnicodeDecodeError as exc:

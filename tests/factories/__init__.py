@@ -51,6 +51,10 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     role = Role.VIEWER
     nonce = factory.Sequence(lambda n: f"nonce-{n}-abcdefghijklmnop")
     expires_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=7))
+    # Sent by an owner of the organization: an invitation carries its inviter's right.
+    invited_by = factory.LazyAttribute(
+        lambda o: MembershipFactory(organization=o.organization, role=Role.OWNER).user
+    )
 
 
 class ApiTokenFactory(factory.django.DjangoModelFactory):

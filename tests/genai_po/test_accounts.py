@@ -9,6 +9,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
+from genai_po import throttle
 from genai_po.middleware import SIGNED_IN_AT
 from genai_po.models import User
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -58,12 +59,14 @@ def user(db):
 def _throttle_limits(settings):
     """Limits low enough to reach in a test, independent of the environment."""
     settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 20
+    settings.LOGIN_ACCOUNT_BACKOFF_SECONDS = 30
     settings.LOGIN_IP_FAILURE_LIMIT = 30
     settings.LOGIN_LOCKOUT_SECONDS = 15 * 60
 
 
 ACCOUNT_LOCKED = (
-    "Too many failed sign-in attempts for this account. "
+    "Too many failed sign-in attempts for this account from your network. "
     "Try again in 15 minutes, or reset your password."
 )
 NETWORK_LIMITED = "Too many failed sign-in attempts from your network. Try again in 15 minutes."
@@ -395,11 +398,48 @@ class TestSignInThrottle:
         assert form_errors(response) == {"__all__": [ACCOUNT_LOCKED]}
         assert ACCOUNT_LOCKED in response.content.decode()
         assert signed_in_user_id(client) is None
-        # From another address too: the lock is on the account, not the browser.
+        # The lock is on (account, address): whoever guessed cannot lock the owner out
+        # from everywhere.
         other = Client(REMOTE_ADDR="10.1.2.3")
-        assert form_errors(sign_in(other, "member@example.com", TEST_PASSWORD)) == {
+        assert sign_in(other, "member@example.com", TEST_PASSWORD).status_code == 302
+
+    def test_guessing_from_many_addresses_meets_a_doubling_account_back_off(
+        self, client, user, settings, monkeypatch
+    ):
+        settings.LOGIN_ACCOUNT_FAILURE_LIMIT = 6
+        now = [1_000_000.0]
+        monkeypatch.setattr(throttle.time, "time", lambda: now[0])
+        for n in range(6):  # two guesses from each of three addresses: no pair is locked
+            response = sign_in(Client(REMOTE_ADDR=f"10.0.0.{n // 2}"), "member@example.com",
+                               WRONG)  # fmt: skip
+            assert form_errors(response) == {"__all__": [WRONG_LOGIN]}
+
+        elsewhere = Client(REMOTE_ADDR="10.9.9.9")
+        response = sign_in(elsewhere, "member@example.com", TEST_PASSWORD)
+        assert form_errors(response) == {"__all__": [
+            "This account had many failed sign-in attempts: wait 30 seconds before trying "
+            "again, or reset your password."
+        ]}  # fmt: skip
+        now[0] += 31  # the back-off is over: the owner gets in
+        assert sign_in(elsewhere, "member@example.com", TEST_PASSWORD).status_code == 302
+        # The next failure doubles it.
+        sign_in(Client(REMOTE_ADDR="10.0.0.7"), "member@example.com", WRONG)
+        assert "wait 60 seconds" in str(form_errors(sign_in(client, "member@example.com", WRONG)))
+
+    def test_a_password_reset_lifts_the_locks(self, client, user, mailoutbox):
+        for _ in range(3):
+            sign_in(client, "member@example.com", WRONG)
+        assert form_errors(sign_in(client, "member@example.com", TEST_PASSWORD)) == {
             "__all__": [ACCOUNT_LOCKED]
         }
+
+        client.post("/accounts/password/reset/", {"email": "member@example.com"})
+        link = re.search(r"http://\S+/accounts/password/reset/\S+/", mailoutbox[-1].body).group()
+        page = client.get(link, follow=True)
+        client.post(page.request["PATH_INFO"], {"new_password1": "A-new-pass-2026!",
+                                                "new_password2": "A-new-pass-2026!"})  # fmt: skip
+
+        assert sign_in(client, "member@example.com", "A-new-pass-2026!").status_code == 302
 
     def test_lock_is_per_account(self, client, user):
         UserFactory(email="colleague@example.com")

@@ -13,6 +13,7 @@ from genai_po import services
 from genai_po.actors import Actor
 from genai_po.models import AuditEvent, Invitation, Membership
 from genai_po.roles import Role
+from genai_po.tasks import invitation_send_email
 from tests.factories import MembershipFactory, UserFactory
 
 
@@ -406,3 +407,38 @@ def test_pending_invitations_are_shown_to_managers_only(
     page = client.get("/o/org-a/settings/members/").content.decode()
     assert "secret-hire@example.com" not in page
     assert "Invite a member" not in page
+
+
+@pytest.mark.parametrize("change", ["demoted", "removed", "deleted"])
+def test_an_invitation_is_void_once_its_inviter_may_no_longer_invite(
+    client, org_a, member_factory, change, mailoutbox, django_capture_on_commit_callbacks
+):
+    owner = member_factory(org_a, "owner")
+    admin = member_factory(org_a, "admin")
+    actor = Actor.for_member(user=admin.user, organization=org_a, role="admin")
+    with django_capture_on_commit_callbacks(execute=False):
+        invitation = services.invitation_create(actor=actor, email="new@example.com",
+                                                role="engineer")  # fmt: skip
+    link = services.invitation_link(invitation)
+    owner_actor = Actor.for_member(user=owner.user, organization=org_a, role="owner")
+    if change == "demoted":
+        services.membership_role_change(actor=owner_actor, membership=admin, role="viewer")
+    elif change == "removed":
+        services.membership_remove(actor=owner_actor, membership=admin)
+    else:
+        admin.user.delete()
+
+    invitee = UserFactory(email="new@example.com")
+    client.force_login(invitee)
+    page = client.get(link.removeprefix("http://127.0.0.1:8000"))
+    assert page.status_code == 404
+    assert "the person who sent it can no longer invite" in page.content.decode()
+    response = client.post(link.removeprefix("http://127.0.0.1:8000"))
+    assert response.status_code == 404
+    assert not Membership.objects.for_org(org_a).filter(user=invitee).exists()
+    # The worker does not send a void link, and the members page says it is void.
+    invitation_send_email(invitation.pk)
+    assert mailoutbox == []
+    client.force_login(owner.user)
+    members = client.get(f"/o/{org_a.slug}/settings/members/").content.decode()
+    assert 'new@example.com <span class="badge badge-blocking"' in members

@@ -466,6 +466,22 @@ def test_markdown_escapes_pipes_in_table_cells(po_client, po_a, uc):
     assert "| REQ-1 | Refuse A \\| B choices | Behavior | no | — | Eval | Draft | — |" in text
 
 
+def test_markdown_shows_raw_html_of_user_text_and_never_renders_it(po_client, po_a, uc):
+    goal = 'Hi <img src=x onerror="alert(1)"> > quoted'
+    services.prd_save(actor=_actor(po_a), use_case=uc, summary="v1",
+                      sections={"user_goal": goal})  # fmt: skip
+    services.requirement_add(
+        actor=_actor(po_a), use_case=uc, data={"statement": "<script>alert(2)</script>"}
+    )
+    services.prd_save(actor=_actor(po_a), use_case=uc, summary="<b>bold</b> summary",
+                      sections={})  # fmt: skip
+    text = po_client.get(_url(uc, "prd/export.md")).content.decode()
+    assert "&lt;b>bold&lt;/b> summary" in text
+    assert "<img" not in text and "<script" not in text and "<b>" not in text
+    assert 'Hi &lt;img src=x onerror="alert(1)"> > quoted' in text
+    assert "| REQ-1 | &lt;script>alert(2)&lt;/script> |" in text
+
+
 def test_print_page(po_client, uc, full_prd):
     response = po_client.get(_url(uc, "prd/print/"))
     page = _text(response)
