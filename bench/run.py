@@ -1,6 +1,7 @@
 """`make bench`: figures for the closing notes, measured in one run.
 
 Portfolio: bench/portfolio.py, server time and SQL queries with 1,000 use cases.
+Evals: bench/evals.py. Embedded burst: bench/embedded_burst.py, 30 run starts at once.
 
 Startup: time from a clean clone to the first page served by `make run`, first run
 (empty virtual environment and an empty uv cache, so every package is downloaded)
@@ -82,3 +83,5 @@ if __name__ == "__main__":
     # embedded SQLite; never the test database).
     subprocess.run([sys.executable, str(REPO / "bench" / "portfolio.py")], check=True)
     subprocess.run([sys.executable, str(REPO / "bench" / "evals.py")], check=True)
+    # 30 run starts at once against the embedded mode's web server and SQLite.
+    subprocess.run([sys.executable, str(REPO / "bench" / "embedded_burst.py")], check=False)

@@ -36,7 +36,7 @@ def processes() -> list[tuple[str, list[str]]]:
         *((process.name, list(process.argv(python))) for process in embedded_processes()),
         (
             "web",
-            [python, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload", "--skip-checks"],
+            [python, "manage.py", "serve_local", f"{HOST}:{PORT}", "--noreload", "--skip-checks"],
         ),
     ]  # fmt: skip
 
