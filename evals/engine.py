@@ -20,6 +20,7 @@ One `drive(run_id)` call (a Celery task) works a run until no chunk is left for 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
@@ -342,7 +343,7 @@ class Evaluator:
             output=answer.output, expected=item.case_view.expected,
         )  # fmt: skip
         judge_input = CaseInput(messages=tuple(messages))
-        cfg = TargetConfig(**{**self.judge_cfg.__dict__, "system_prompt": ""})
+        cfg = dataclasses.replace(self.judge_cfg, system_prompt="")
         verdict = await call_target(
             self.judge_session, cfg, judge_input, limiter=self.judge_limiter
         )
@@ -457,7 +458,7 @@ class _Fatal(Exception):
 def _row(run: EvalRun, outcome: Outcome) -> EvalResult:
     item = outcome.item
     return EvalResult(
-        organization_id=run.organization_id, run_id=run.pk, case_id=item.case_id,
+        organization_id=run.organization_id, run=run, case_id=item.case_id,
         case_number=item.case_number, repetition=item.repetition, **outcome.row,
     )  # fmt: skip
 

@@ -12,7 +12,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from genai_po.env import env_bool, env_float, env_int, env_list, env_str
+from genai_po.env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("GENAI_PO_VAR_DIR", str(BASE_DIR / "var")))
@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "genai_po.middleware.SessionLifetimeMiddleware",
+    "genai_po.middleware.RefuseNulMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -115,7 +116,15 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;"}
+    # Concurrent writers (web threads, the worker) wait for the write lock instead of failing
+    # with "database is locked": WAL lets readers go on while one writes, IMMEDIATE takes the
+    # lock when a transaction begins (not halfway, where SQLite cannot wait), and the busy
+    # timeout is how long a writer waits.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30),
+    }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -171,8 +180,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
-# Sign-in throttle: failures per account before lockout, per IP before rate limit.
+# Sign-in throttle (genai_po/throttle.py): failures per (account, address) before that pair
+# is locked; per account from anywhere before a doubling back-off; per address.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
+LOGIN_ACCOUNT_BACKOFF_SECONDS = env_int("LOGIN_ACCOUNT_BACKOFF_SECONDS", 30)
 LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 30)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
@@ -250,7 +262,8 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "GenAI PO Workspace <no-reply
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Celery: a filesystem broker in the embedded mode, Redis in the full stack.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# "filesystem://localhost/": the transport needs no host, but kombu warns when none is named.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     for sub in ("queue", "processed"):
@@ -295,15 +308,24 @@ EVAL_CHUNK_ATTEMPTS = env_int("EVAL_CHUNK_ATTEMPTS", 3)
 EVAL_DRIVE_BUDGET_SECONDS = env_float("EVAL_DRIVE_BUDGET_SECONDS", 10 * 60)
 
 # --- REST API
+# Rate limits (genai_po/api/throttling.py): "<number>/<second|minute|hour|day>".
+API_RATE_PER_TOKEN = env_rate("API_RATE_PER_TOKEN", "600/minute")
+API_RATE_PER_IP = env_rate("API_RATE_PER_IP", "1200/minute")
+API_RATE_RUN_STARTS = env_rate("API_RATE_RUN_STARTS", "60/minute")
+API_AUTH_FAILURES_PER_IP = env_rate("API_AUTH_FAILURES_PER_IP", "20/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["genai_po.api.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["genai_po.api.permissions.HasTokenScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["genai_po.api.parsers.SafeJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "genai_po.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "genai_po.api.errors.json_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "genai_po.api.throttling.IpRateThrottle",
+        "genai_po.api.throttling.TokenRateThrottle",
+    ],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -334,9 +356,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"client_errors_in_one_line": {"()": "genai_po.logging.ClientErrorsInOneLine"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_in_one_line"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers would print each record a second time: only the root prints.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # ==== Secrets at rest (genai_po/secrets.py) ==================================================

@@ -1,20 +1,20 @@
 """The genai-po command-line client, run in-process against a fake API on a local port."""
 
-import importlib.metadata
 import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import tomllib
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import genai_po_cli as cli
 import pytest
 import yaml
-
-from genai_po import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "gpo_test_5ecret_t0ken_value"
@@ -770,11 +770,43 @@ def test_usage_errors_exit_1(run_cli, argv):
     assert "usage: genai-po" in err
 
 
-def test_the_console_script_is_declared():
-    scripts = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="console_scripts")}
-    if "genai-po" not in scripts:  # not installed: the declaration is what ships
-        scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["genai-po"] == "genai_po.cli:main"
+def test_the_client_is_its_own_standard_library_package():
+    package = tomllib.loads((ROOT / "clients/cli/pyproject.toml").read_text())["project"]
+    assert package["scripts"] == {"genai-po": "genai_po_cli:main"}
+    assert package["dependencies"] == []
+    server = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "scripts" not in server  # installing the client never pulls in the server
+
+
+@pytest.mark.slow
+def test_one_pip_install_gives_a_working_client_in_an_empty_environment(tmp_path):
+    """What a CI job does: a fresh virtual environment, one install, the command runs."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    uv = Path(sys.executable).parent / "uv"
+    subprocess.run(
+        [str(uv), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+         str(ROOT / "clients" / "cli")],
+        check=True, timeout=300,
+    )  # fmt: skip
+    version = subprocess.run(
+        [str(venv / "bin" / "genai-po"), "--version"], capture_output=True, text=True,
+        check=True, timeout=60,
+    )  # fmt: skip
+    assert version.stdout.strip() == "genai-po 0.1.0"
+    # Nothing else came with it: the client needs only the standard library.
+    installed = subprocess.run(
+        [str(uv), "pip", "list", "--python", str(venv / "bin" / "python"), "--format", "json"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    names = {p["name"] for p in json.loads(installed.stdout)} - {"pip", "setuptools"}  # venv's own
+    assert names == {"genai-po-cli"}
+    # And as a module, from any directory (nothing of the project shadows the stdlib).
+    module = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "genai_po_cli", "--help"], cwd=tmp_path,
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert module.returncode == 0 and "usage: genai-po" in module.stdout
 
 
 # --------------------------------------------------------------------------- docs

@@ -8,6 +8,7 @@ wrong state) with `message`, and stores nothing; scopes decide who may do what.
 import json
 import xml.etree.ElementTree as ET
 
+import genai_po_cli as cli
 import pytest
 from drf_spectacular.validation import validate_schema
 from rest_framework import serializers
@@ -25,7 +26,6 @@ from evals.models import (
     Target,
     Triage,
 )
-from genai_po import cli
 from genai_po.actors import Actor
 from genai_po.models import AuditEvent
 from tests.factories.evals import EvalPlanFactory, TargetFactory, make_case, make_run

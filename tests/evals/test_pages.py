@@ -326,3 +326,10 @@ def test_a_new_plan_starts_with_the_prds_forbidden_phrases(po_client, org_a, use
     page = po_client.get(url("plan_create", org_a) + f"?use_case={use_case_a.number}")
     text = page.content.decode()
     assert "refund approved\nSure, I&#x27;ve refunded you</textarea>" in text
+
+
+def test_the_plan_page_gives_the_ready_to_copy_ci_command(po_client, org_a, plan_a):
+    page = po_client.get(url("plan_detail", org_a, plan_a.pk)).content.decode()
+    command = f"genai-po eval run --plan {plan_a.pk} --wait --junit eval-results.xml"
+    assert f'<code id="ci-command">{command}</code>' in page
+    assert 'data-copy-target="ci-command"' in page

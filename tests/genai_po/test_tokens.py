@@ -435,3 +435,14 @@ def test_failed_authentication_does_not_touch_last_used_at(org_a, token_factory)
 
     token.refresh_from_db()
     assert token.last_used_at is None
+
+
+def test_create_api_token_help_lists_every_scope():
+    from genai_po.management.commands.create_api_token import Command
+    from genai_po.roles import Scope
+
+    help_text = " ".join(
+        Command().create_parser("manage.py", "create_api_token").format_help().split()
+    )
+    for scope in Scope:
+        assert f"{scope.value}: {scope.label.lower()}" in help_text

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from genai_po.actors import Actor
 from genai_po.models import Organization
+from genai_po.roles import Scope
 from genai_po.services import api_token_create
 
 
@@ -14,7 +15,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="Organization slug")
         parser.add_argument("--name", required=True, help="Where the token is used")
-        parser.add_argument("--scopes", required=True, help="Comma-separated, e.g. read,evals:run")
+        scopes = "; ".join(f"{scope.value}: {scope.label.lower()}" for scope in Scope)
+        parser.add_argument(
+            "--scopes",
+            required=True,
+            help=f"Comma-separated, e.g. read,evals:run. The scopes are {scopes}.",
+        )
 
     def handle(self, *args, org, name, scopes, **options):
         organization = Organization.objects.filter(slug=org).first()

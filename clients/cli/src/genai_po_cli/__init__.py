@@ -37,7 +37,7 @@ ENV_TOKEN = "GENAI_PO_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 def _version() -> str:
     try:
-        return metadata.version("genai-po")
+        return metadata.version("genai-po-cli")
     except metadata.PackageNotFoundError:
         return "0+unknown"
 
