@@ -9,15 +9,15 @@ The keys live in the environment only, never in the database: someone who can wr
 rows cannot compute a valid digest for a forged event.
 """
 
-import contextlib
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+from genai_po.env import private_file_once
 
 ENV_VAR = "GENAI_PO_AUDIT_KEYS"
 MIN_SECRET_CHARS = 32
@@ -52,19 +52,10 @@ def parse_keys(raw: str) -> dict[str, bytes]:
 
 def _development_keys(var_dir: Path) -> str:
     """A key kept in var/ so that `make run` verifies its own trail after a restart."""
-    path = var_dir / "audit_keys"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        # As for the secrets key: created 0600, never replaces a file written meanwhile.
-        fd, tmp = tempfile.mkstemp(dir=var_dir, prefix=".audit_keys.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(f"dev-{secrets.token_hex(3)}:{secrets.token_urlsafe(48)}")
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    return path.read_text().strip()
+    return private_file_once(
+        var_dir / "audit_keys",
+        lambda: f"dev-{secrets.token_hex(3)}:{secrets.token_urlsafe(48)}",
+    )
 
 
 def audit_keys_from_environment(

@@ -1,7 +1,11 @@
 """Reading settings from the environment, with clear errors for bad values."""
 
+import contextlib
 import os
 import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -66,3 +70,22 @@ def env_rate(name: str, default: str) -> str:
             f"{name} must be <number>/<second|minute|hour|day>, e.g. 600/minute; got {raw!r}."
         )
     return raw
+
+
+def private_file_once(path: Path, make: Callable[[], str]) -> str:
+    """The text of a file only this user reads, written once with `make()` if missing.
+
+    mkstemp creates the file 0600; link() never replaces an existing file, so processes
+    starting at once (web and worker) end up sharing the first value written.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(make())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()

@@ -5,9 +5,7 @@ one decrypts, so a key is rotated by putting a new one first, re-encrypting with
 then removing the old one. Nothing here ever puts a key, a token or a plaintext in a message.
 """
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +14,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
+
+from genai_po.env import private_file_once
 
 ENV_VAR = "GENAI_PO_SECRETS_KEYS"
 GENERATE_HINT = (
@@ -45,19 +45,7 @@ def _invalid_key_positions(keys: Sequence[str]) -> list[int]:
 def _development_key(var_dir: Path) -> str:
     """A key kept in var/ so that `make run` reads its own secrets after a restart."""
     path = var_dir / "secrets_key"
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file 0600; link() never replaces an existing file, so two
-        # processes starting at once (web and worker) end up sharing the first key written.
-        fd, tmp = tempfile.mkstemp(dir=var_dir, prefix=".secrets_key.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(Fernet.generate_key().decode())
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    key = path.read_text().strip()
+    key = private_file_once(path, lambda: Fernet.generate_key().decode())
     if _invalid_key_positions([key]):
         raise ImproperlyConfigured(
             f"{path} does not hold a valid Fernet key; set {ENV_VAR} or restore the file "

@@ -74,3 +74,21 @@ def test_the_audit_page_shows_the_start_of_a_long_value(client, org_a, member_fa
     page = client.get(f"/o/{org_a.slug}/governance/audit/").content.decode()
     assert "y" * 300 + "… (90,000 characters)" in page
     assert "y" * 301 not in page
+
+
+@pytest.mark.django_db
+def test_a_requirement_key_beyond_any_number_is_refused_by_name(org_a):
+    from django.core.exceptions import ValidationError
+
+    from evals import services
+    from tests.factories.evals import EvalPlanFactory
+
+    plan = EvalPlanFactory(use_case__organization=org_a)
+    huge = "REQ-" + "9" * 30
+    actor = Actor.system(organization=org_a, label="t")
+    data = {"prompt": "x", "requirement_keys": [huge, "REQ-2147483648"]}
+    with pytest.raises(ValidationError) as exc:
+        services.case_add(actor=actor, plan=plan, data=data)
+    assert exc.value.message_dict == {
+        "requirement_keys": [f"Not a requirement of this use case: {huge}, REQ-2147483648"]
+    }
