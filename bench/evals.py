@@ -214,11 +214,12 @@ def _scorer_cases(count: int) -> list:
     """(CaseView, Observation) pairs: the reference agent's own answers, two or three of
     them joined with a closing sentence (300-600 characters), and a paraphrased expected
     output (one word in twelve changed) so similarity does real work."""
+    from context.demo_policies import ACME_POLICIES
     from evals.reference_agent.knowledge import reply
     from evals.scorers import CaseView, Observation
 
     rnd = random.Random(2000)  # noqa: S311 - sample data, the same on every run
-    replies = [(reply(prompt), escalate) for prompt, escalate in PROMPTS]
+    replies = [(reply(prompt, ACME_POLICIES), escalate) for prompt, escalate in PROMPTS]
     pairs = []
     while len(pairs) < count:
         picked = rnd.sample(replies, rnd.choice((2, 3)))
@@ -239,7 +240,7 @@ def _scorer_cases(count: int) -> list:
 
 
 def bench_scorers() -> bool:
-    from evals.reference_agent.knowledge import KNOWLEDGE
+    from context.demo_policies import ACME_POLICIES as KNOWLEDGE
     from evals.scorers import PlanContext, combine, score, validate_spec
 
     specs = [validate_spec(spec) for spec in SCORER_SPECS]

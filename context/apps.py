@@ -1,14 +1,44 @@
 from django.apps import AppConfig
 
 
-def _no_context(request) -> dict:
-    return {}
-
-
 class ContextConfig(AppConfig):
     name = "context"
 
     def ready(self) -> None:
-        from genai_po.registry import HOME_PANELS, Panel
+        """Plug the context area into the others, through their registries."""
+        from context import panels
+        from context.selectors import agent_items
+        from context.services import on_run_finished
+        from context.triage import on_context_gap_triage
+        from evals.agent_knowledge import register_published_knowledge
+        from evals.models import TriageCategory
+        from evals.run_events import register_run_finished_handler
+        from evals.triage import register_triage_handler
+        from genai_po.registry import (
+            HOME_PANELS,
+            Panel,
+            register_demo_seeder,
+            register_periodic_task,
+            register_role_home,
+        )
+        from genai_po.roles import Role
+        from usecases.panels import USE_CASE_PANELS
 
-        HOME_PANELS.register(Panel("context", "context/panels/home.html", _no_context))
+        register_triage_handler(
+            category=TriageCategory.CONTEXT_GAP, key="context.gap", handler=on_context_gap_triage
+        )
+        register_run_finished_handler(key="context.verification", handler=on_run_finished)
+        USE_CASE_PANELS.register(
+            Panel("context.loop", "context/panels/use_case.html", panels.use_case_panel)
+        )
+        HOME_PANELS.register(Panel("context", "context/panels/home.html", panels.home_panel))
+        register_periodic_task(
+            "context-sources-freshness", "context.tasks.sources_freshness", 24 * 60 * 60
+        )
+        register_periodic_task("context-gaps-sla", "context.tasks.gaps_sla_check", 60 * 60)
+        # Acme's policies are published knowledge before evals' step runs the baseline
+        # (the reference agent answers from them); the loop itself comes after.
+        register_demo_seeder("context.demo.seed_knowledge_base", before="evals.demo.seed_evals")
+        register_demo_seeder("context.demo.seed_context")
+        register_published_knowledge(agent_items)
+        register_role_home(Role.SME, "inbox")

@@ -1,6 +1,7 @@
 import os
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class EvalsConfig(AppConfig):
@@ -8,13 +9,14 @@ class EvalsConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the evals area into the core and the use-case area (their registries)."""
-        from evals import gates, panels
+        from evals import agent_knowledge, gates, panels
         from evals.verification import EvalCaseVerifications
         from genai_po.registry import (
             HOME_PANELS,
             Panel,
             register_demo_seeder,
             register_embedded_process,
+            register_periodic_task,
         )
         from usecases.gates import register_gate_check
         from usecases.models import Stage
@@ -35,11 +37,21 @@ class EvalsConfig(AppConfig):
         )
         HOME_PANELS.register(Panel("evals", "evals/panels/home.html", panels.home_panel))
         register_demo_seeder("evals.demo.seed_evals")
+        register_periodic_task(
+            "eval-reap-leases", "evals.tasks.reap_leases", settings.EVAL_REAP_INTERVAL_SECONDS
+        )
+        register_periodic_task("eval-start-scheduled-runs", "evals.tasks.start_scheduled_runs", 60)
         # The reference agent: a deterministic support agent to run evals against, with no
         # internet (labelled as a reference agent, never as a model).
+        # It answers from the organization's published knowledge, through the API.
         port = os.environ.get("GENAI_PO_AGENT_PORT", "8100")
         register_embedded_process(
             "agent",
-            lambda python: [python, "-m", "evals.reference_agent", "--port", port],
-            banner=f"Reference agent (OpenAI-compatible, not a model): http://127.0.0.1:{port}/v1",
-        )
+            lambda python: [
+                python, "-m", "evals.reference_agent", "--port", port,
+                "--knowledge-url", agent_knowledge.search_url(),
+                "--knowledge-token-file", str(agent_knowledge.token_file()),
+            ],
+            banner=f"Reference agent (OpenAI-compatible, not a model): http://127.0.0.1:{port}/v1"
+            " (answers from the published knowledge)",
+        )  # fmt: skip

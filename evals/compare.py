@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from evals.models import EvalResult, EvalRun, ResultStatus, RunStatus
+from evals.models import EvalResult, EvalRun, ResultStatus, RunScope, RunStatus
 
 NEWLY_FAILING, FIXED = "newly_failing", "fixed"
 STILL_PASSING, STILL_FAILING = "still_passing", "still_failing"
@@ -28,7 +28,11 @@ LABELS = {
 
 
 def baseline_for(run: EvalRun) -> EvalRun | None:
-    runs = EvalRun.objects.for_org(run.organization_id).filter(plan_id=run.plan_id)
+    if run.rechecks_id:  # a re-check compares with the run it re-checks
+        return EvalRun.objects.for_org(run.organization_id).filter(pk=run.rechecks_id).first()
+    runs = EvalRun.objects.for_org(run.organization_id).filter(
+        plan_id=run.plan_id, scope=RunScope.FULL
+    )
     marked = runs.filter(is_baseline=True, status=RunStatus.COMPLETED).exclude(pk=run.pk).first()
     if marked is not None:
         return marked
@@ -77,6 +81,8 @@ def compare(run: EvalRun, baseline: EvalRun | None = None) -> Comparison | None:
     if baseline is None or baseline.pk == run.pk:
         return None
     now, before = case_outcomes(run), case_outcomes(baseline)
+    if run.scope == RunScope.CASES:  # some cases again: the others were not left out
+        before = {number: passed for number, passed in before.items() if number in now}
     groups: dict[str, list[int]] = {key: [] for key in LABELS}
     for number in sorted(set(now) | set(before)):
         if number not in before:

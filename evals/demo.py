@@ -1,7 +1,10 @@
 """Acme Support's eval plan for `seed_demo`: twenty refund-desk cases run against the
 reference agent (a deterministic support agent, not a model), one completed run marked
 as the baseline. A few cases fail because the agent's knowledge has no answer: they
-are what the context loop is for. Idempotent: an existing plan is left alone."""
+are what the context loop is for. Idempotent: an existing plan is left alone.
+
+The agent answers from the organization's published knowledge (seeded by the context
+area's step, which runs before this one)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import os
 import socket
 
 from evals import engine, selectors, services
+from evals.agent_knowledge import published_knowledge
 from evals.models import EgressSettings, EvalPlan, RunTrigger, Target
 from evals.reference_agent import MODEL_ID, start_in_thread
 from genai_po.actors import Actor
@@ -22,11 +26,8 @@ SYSTEM_PROMPT = (
     "You are Acme Support's refund assistant for tier-1 agents. Answer from published "
     "policy and cite the section; hand off to a human when policy says so."
 )
-APPROVED_SOURCES = [
-    "KB-refund-1.1", "KB-refund-2.1", "KB-refund-3.2", "KB-refund-3.4", "KB-refund-4.1",
-    "KB-refund-5.1", "KB-returns-1.2", "KB-returns-2.1", "KB-shipping-1.1", "KB-shipping-2.3",
-    "KB-shipping-3.1", "KB-account-1.1", "KB-account-2.2",
-]  # fmt: skip
+# Any item of the organization's knowledge base (KB-<n>) is an approved source to cite.
+APPROVED_SOURCES = ["KB-*"]
 FORBIDDEN = ["I have refunded", "refund has been issued", "I've refunded"]  # + the PRD's
 CITE = {"type": "citation", "label": "cites an approved policy section"}
 
@@ -134,7 +135,12 @@ def seed_evals(ctx) -> None:
             "must_escalate": escalate, "scorers": scorers,
         })  # fmt: skip
     plan.refresh_from_db()
-    server = None if _listening(agent_port()) else start_in_thread(port=agent_port())[0]
+    server = None
+    if not _listening(agent_port()):
+        # The agent answers from what the organization has published (the context area's
+        # demo step publishes Acme's policies before this one).
+        knowledge = published_knowledge(org.pk)
+        server = start_in_thread(port=agent_port(), knowledge=knowledge)[0]
     try:
         run = services.run_start(actor=actor, plan=plan, trigger=RunTrigger.DEMO,
                                  label="prompt v1 (demo baseline)")  # fmt: skip

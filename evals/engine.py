@@ -48,6 +48,7 @@ from evals.models import (
     RunStatus,
     Target,
 )
+from evals.run_events import notify_run_finished
 from evals.services import egress_policy_for
 from evals.targets import Answer, CaseInput, TargetConfig, call_target, cost_of
 from genai_po.actors import Actor
@@ -428,6 +429,7 @@ def fail_run(run: EvalRun, message: str) -> bool:
             audit_record(actor=actor, action="eval_run.finish", obj=run,
                          after={"status": run.status, "error": run.error[:500],
                                 "thresholds_met": False})  # fmt: skip
+            notify_run_finished(run)
     return bool(updated)
 
 
@@ -659,6 +661,7 @@ def finalize(run_id: int) -> bool:
             audit_record(actor=actor, action="eval_run.finish", obj=run,
                          after={"status": run.status, "pass_rate": run.pass_rate,
                                 "thresholds_met": run.thresholds_met})  # fmt: skip
+            notify_run_finished(run)
     return bool(updated)
 
 

@@ -349,6 +349,14 @@ class RunTrigger(models.TextChoices):
     CI = "ci", "CI"
     EXTERNAL = "external", "Uploaded results"
     DEMO = "demo", "Demo data"
+    RECHECK = "recheck", "Re-check of failed cases"
+
+
+class RunScope(models.TextChoices):
+    FULL = "full", "The whole case set"
+    # Some cases of an earlier run, again, with its target and case-set version (the context
+    # loop re-checks a gap's cases this way). Never a plan's verdict, trend or baseline.
+    CASES = "cases", "Some cases of an earlier run"
 
 
 class EvalRun(OrgScopedModel):
@@ -367,6 +375,15 @@ class EvalRun(OrgScopedModel):
     # What the run was judged by, frozen when it was queued.
     config = models.JSONField(default=dict, blank=True)
     is_baseline = models.BooleanField(default=False)
+    scope = models.CharField(max_length=10, choices=RunScope.choices, default=RunScope.FULL)
+    rechecks = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rechecked_by",
+        help_text="The run whose cases this one runs again",
+    )
     label = models.CharField(max_length=200, blank=True, help_text="e.g. a commit or branch")
     ci_metadata = models.JSONField(default=dict, blank=True)
 
@@ -500,8 +517,9 @@ class Triage(OrgScopedModel):
     case = models.ForeignKey(EvalCase, on_delete=models.CASCADE, related_name="triages")
     category = models.CharField(max_length=30, choices=TriageCategory.choices)
     note = models.TextField(blank=True, max_length=5000)
-    # Set by whoever handles a context gap (the context area), e.g. "context.gap:12".
+    # What a triage handler made of it (the context area: "GAP-12"), and where it is.
     follow_up_ref = models.CharField(max_length=100, blank=True)
+    follow_up_url = models.CharField(max_length=300, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

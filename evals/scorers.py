@@ -16,7 +16,9 @@ Rules that are not obvious from the spec names:
   with" (a case may legitimately have no expected output for other scorers).
 * ``not_contains`` with no phrases anywhere passes ("nothing to check"), whereas
   ``citation`` with no sources fails: nothing forbidden is vacuously respected, but
-  nothing approved cannot be cited.
+  nothing approved cannot be cited. An approved source ending in ``*`` approves every
+  whole reference with that prefix: ``KB-*`` is any item of the knowledge base (``KB-1``,
+  ``KB-12``), not ``KB-`` alone.
 * ``length`` counts the trimmed output; words are whitespace-separated runs.
 * ``is_json``/``json_schema`` accept a bare JSON value (any value, not only objects;
   NaN and Infinity refused) or an output that is exactly one fenced block
@@ -966,6 +968,10 @@ def _score_citation(spec: dict, case: CaseView, obs: Observation, plan: PlanCont
     text = _nfc(output).casefold()
     items = [_as_text(c) for c in (obs.citations or ()) if _as_text(c).strip()]
     normalized_items = [_norm_ref(item) for item in items]
+    prefixes = [
+        _norm_ref(s[:-1]) for s in sources if s.strip().endswith("*") and len(s.strip()) > 1
+    ]
+    sources = [s for s in sources if not s.strip().endswith("*")]
     normalized = [_norm_ref(s) for s in sources]
     cited = [
         source
@@ -973,13 +979,22 @@ def _score_citation(spec: dict, case: CaseView, obs: Observation, plan: PlanCont
         if _mentions(text, norm)
         or any(norm == item or _mentions(item, norm) for item in normalized_items)
     ]
+    for prefix in prefixes:
+        pattern = re.compile(rf"(?<![\w.-]){re.escape(prefix)}[\w.-]*\w")
+        for ref in [m.group(0) for m in pattern.finditer(text)] + [
+            item for item in normalized_items if pattern.fullmatch(item)
+        ]:
+            if ref not in cited:
+                cited.append(ref)
     unapproved: list[str] = []
     if spec["only_approved"]:
         for item, norm_item in zip(items, normalized_items, strict=True):
             if _URL.match(item.strip()):
                 approved = _url_approved(item, normalized)
             else:
-                approved = any(n == norm_item or _mentions(norm_item, n) for n in normalized)
+                approved = any(n == norm_item or _mentions(norm_item, n) for n in normalized) or (
+                    any(norm_item.startswith(p) and len(norm_item) > len(p) for p in prefixes)
+                )
             if not approved:
                 unapproved.append(item)
         for url in _URL.findall(output):
@@ -991,7 +1006,8 @@ def _score_citation(spec: dict, case: CaseView, obs: Observation, plan: PlanCont
         return False, None, f"cites unapproved source(s) {_quote_list(unapproved)}{also}"
     if cited:
         return True, None, f"cites {_quote_list(cited)}"
-    return False, None, f"expected a citation of {_quote_list(sources)}; none found"
+    expected = sources + [f"{p.upper()}*" for p in prefixes]
+    return False, None, f"expected a citation of {_quote_list(expected)}; none found"
 
 
 def _similarity_text(text: str) -> str:

@@ -13,6 +13,7 @@ from evals.models import (
     EvalResult,
     EvalRun,
     ResultStatus,
+    RunScope,
     RunStatus,
     Triage,
     cases_at_version,
@@ -59,7 +60,11 @@ def current_case_count(organization):
 
 def latest_runs(organization):
     """Runs of the plan being annotated (OuterRef), newest first."""
-    return EvalRun.objects.for_org(organization).filter(plan=OuterRef("pk")).order_by("-number")
+    return (
+        EvalRun.objects.for_org(organization)
+        .filter(plan=OuterRef("pk"), scope=RunScope.FULL)
+        .order_by("-number")
+    )
 
 
 def plans_of(organization, *, use_case=None, archived: bool = False):
@@ -127,7 +132,7 @@ def trend_points(plan: EvalPlan) -> list[dict]:
     """Pass rate of the last completed runs, oldest first (for the trend chart)."""
     rows = (
         EvalRun.objects.for_org(plan.organization_id)
-        .filter(plan=plan, status=RunStatus.COMPLETED, pass_rate__isnull=False)
+        .filter(plan=plan, status=RunStatus.COMPLETED, pass_rate__isnull=False, scope=RunScope.FULL)
         .order_by("-number")
         .values("pk", "number", "pass_rate", "is_baseline", "label", "finished_at")[:TREND_RUNS]
     )
@@ -178,7 +183,7 @@ def plans_with_latest_verdict(use_case) -> list[EvalPlan]:
     org = use_case.organization_id
     finished = (
         EvalRun.objects.for_org(org)
-        .filter(plan=OuterRef("pk"), status__in=FINISHED)
+        .filter(plan=OuterRef("pk"), status__in=FINISHED, scope=RunScope.FULL)
         .order_by("-number")
     )
     return list(

@@ -2,17 +2,25 @@
 `AppConfig.ready()`, per category.
 
 A handler runs inside the triage's transaction, after the triage row is saved: it may
-write (a context gap, say) and return a reference to what it made, stored on the triage
-as `follow_up_ref`. If it raises, nothing of the triage is kept: one action, one
-transaction.
+write (a context gap, say) and return what it made (a FollowUp, or just its label), stored
+on the triage as `follow_up_ref` and `follow_up_url` and linked from the case's page. If
+it raises, nothing of the triage is kept: one action, one transaction.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from evals.models import TriageCategory
 
-# (triage, actor) -> a follow-up reference such as "context.gap:12", or None
-TriageHandler = Callable[..., "str | None"]
+
+@dataclass(frozen=True)
+class FollowUp:
+    label: str  # "GAP-12"
+    url: str = ""  # its page
+
+
+# (triage, actor) -> a FollowUp, a label, or None
+TriageHandler = Callable[..., "FollowUp | str | None"]
 
 _HANDLERS: dict[str, list[tuple[str, TriageHandler]]] = {c: [] for c in TriageCategory.values}
 

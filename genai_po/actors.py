@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 # What each token scope allows, in the vocabulary of the role matrix. Tokens never
 # manage owners or tokens: those stay with people.
 SCOPE_ACTIONS: dict[Scope, frozenset[Action]] = {
-    Scope.READ: frozenset({Action.VIEW}),
+    Scope.READ: frozenset({Action.VIEW, Action.SEARCH_KNOWLEDGE}),
     Scope.WRITE: frozenset({Action.VIEW, Action.EDIT_PRODUCT, Action.ANSWER_SME}),
     Scope.EVALS_RUN: frozenset({Action.RUN_EVALS}),
-    Scope.KNOWLEDGE_READ: frozenset(),
+    Scope.KNOWLEDGE_READ: frozenset({Action.SEARCH_KNOWLEDGE}),
     Scope.TELEMETRY_WRITE: frozenset({Action.INGEST_TELEMETRY}),
     Scope.ADMIN: frozenset({Action.VIEW, Action.MANAGE_MEMBERS, Action.VIEW_AUDIT}),
 }

@@ -4,8 +4,10 @@ The core names no domain app: each area registers what it adds, and the core sho
 whatever was registered, in the order of INSTALLED_APPS.
 
 - `HOME_PANELS`: panels of the organization's home page.
+- `register_role_home`: where members of a role land instead of that home page.
 - `register_demo_seeder`: a step of `seed_demo`, after the organizations exist.
 - `register_embedded_process`: a process `make run` starts beside the web app and worker.
+- `register_periodic_task`: a task Celery beat runs on a schedule.
 
 The domain registries live with the page or the object they extend:
 `usecases.gates` (lifecycle gate checks), `usecases.verification` (what verifies a
@@ -61,6 +63,18 @@ class PanelRegistry:
 
 HOME_PANELS = PanelRegistry("home")
 
+_ROLE_HOMES: dict[str, str] = {}
+
+
+def register_role_home(role: str, url_name: str) -> None:
+    """Members of `role` land on the page `url_name` (taking the organization's slug)
+    instead of the organization's home: an SME starts at their inbox."""
+    _ROLE_HOMES[role] = url_name
+
+
+def role_home(role: str) -> str | None:
+    return _ROLE_HOMES.get(role)
+
 
 # --- Demo data
 
@@ -68,10 +82,18 @@ HOME_PANELS = PanelRegistry("home")
 _DEMO_SEEDERS: list[str] = []
 
 
-def register_demo_seeder(dotted_path: str) -> None:
+def register_demo_seeder(dotted_path: str, *, before: str = "") -> None:
     """`"app.demo.function"`, a function taking the DemoContext; imported only when
-    `seed_demo` runs. It must be safe to run again on an already-seeded database."""
-    if dotted_path not in _DEMO_SEEDERS:
+    `seed_demo` runs. It must be safe to run again on an already-seeded database.
+
+    Steps run in registration order; `before` (another step's path) puts this one just
+    ahead of it, for data that step needs (an area's content another area's step runs on).
+    """
+    if dotted_path in _DEMO_SEEDERS:
+        return
+    if before in _DEMO_SEEDERS:
+        _DEMO_SEEDERS.insert(_DEMO_SEEDERS.index(before), dotted_path)
+    else:
         _DEMO_SEEDERS.append(dotted_path)
 
 
@@ -103,6 +125,17 @@ def register_embedded_process(
 
 def embedded_processes() -> list[EmbeddedProcess]:
     return list(_EMBEDDED)
+
+
+# --- Celery beat
+
+
+def register_periodic_task(name: str, task: str, every_seconds: float) -> None:
+    """Beat runs the task named `task` every `every_seconds` (the entry `name` replaces an
+    earlier one of that name)."""
+    from genai_po.celery import app
+
+    app.add_periodic_task(every_seconds, app.signature(task), name=name)
 
 
 def _import(dotted_path: str) -> Callable:

@@ -25,6 +25,7 @@ class Action(models.TextChoices):
     ANSWER_SME = "answer_sme", "Answer SME questions and validate knowledge"
     SIGN_OFF = "sign_off", "Sign off release checklists"
     INGEST_TELEMETRY = "ingest_telemetry", "Send telemetry"
+    SEARCH_KNOWLEDGE = "search_knowledge", "Search published knowledge (what the AI retrieves)"
 
 
 _O, _A, _P, _E, _S, _R, _V = (
@@ -49,6 +50,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ANSWER_SME: frozenset({_O, _A, _P, _S}),
     Action.SIGN_OFF: frozenset({_O, _A, _R}),
     Action.INGEST_TELEMETRY: frozenset({_O, _A, _E}),
+    Action.SEARCH_KNOWLEDGE: frozenset({_O, _A, _P, _E, _S, _R, _V}),
 }
 
 

@@ -259,7 +259,9 @@ else:
     EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "GenAI PO Workspace <no-reply@localhost>")
 # Links in emails sent by workers, which have no request to build them from.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The port `make run` serves on (GENAI_PO_PORT), and the address links in emails use.
+GENAI_PO_PORT = env_int("GENAI_PO_PORT", 8000)
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{GENAI_PO_PORT}").rstrip("/")
 
 # --- Celery: a filesystem broker in the embedded mode, Redis in the full stack.
 # "filesystem://localhost/": the transport needs no host, but kombu warns when none is named.
@@ -293,15 +295,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "genai_po.tasks.audit_chains_verify",
         "schedule": 24 * 60 * 60,
     },
-    "eval-reap-leases": {
-        "task": "evals.tasks.reap_leases",
-        "schedule": env_float("EVAL_REAP_INTERVAL_SECONDS", 10),
-    },
-    "eval-start-scheduled-runs": {
-        "task": "evals.tasks.start_scheduled_runs",
-        "schedule": 60,
-    },
-}
+}  # the areas add theirs in AppConfig.ready() (genai_po.registry.register_periodic_task)
+EVAL_REAP_INTERVAL_SECONDS = env_float("EVAL_REAP_INTERVAL_SECONDS", 10)
 # --- Eval runs: PostgreSQL leases are the source of truth (see evals/engine.py).
 EVAL_LEASE_SECONDS = env_float("EVAL_LEASE_SECONDS", 30)
 EVAL_CHUNK_ATTEMPTS = env_int("EVAL_CHUNK_ATTEMPTS", 3)
@@ -312,6 +307,9 @@ EVAL_DRIVE_BUDGET_SECONDS = env_float("EVAL_DRIVE_BUDGET_SECONDS", 10 * 60)
 API_RATE_PER_TOKEN = env_rate("API_RATE_PER_TOKEN", "600/minute")
 API_RATE_PER_IP = env_rate("API_RATE_PER_IP", "1200/minute")
 API_RATE_RUN_STARTS = env_rate("API_RATE_RUN_STARTS", "60/minute")
+# The AI system calls knowledge search once per question it answers: its own, higher limit
+# per token, instead of the token and address limits.
+API_RATE_KNOWLEDGE_SEARCH = env_rate("API_RATE_KNOWLEDGE_SEARCH", "6000/minute")
 API_AUTH_FAILURES_PER_IP = env_rate("API_AUTH_FAILURES_PER_IP", "20/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["genai_po.api.authentication.BearerTokenAuthentication"],
@@ -347,6 +345,10 @@ SPECTACULAR_SETTINGS = {
         "UseCaseStatusEnum": "usecases.models.UseCaseStatus",
         "RequirementStatusEnum": "usecases.models.RequirementStatus",
         "StageEnum": "usecases.models.Stage",
+        "GapStatusEnum": "context.models.GapStatus",
+        "KnowledgeStatusEnum": "context.models.KnowledgeStatus",
+        "ApprovalStatusEnum": "context.models.ApprovalStatus",
+        "AnswerStatusEnum": "context.models.AnswerStatus",
     },
     "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearerAuth": []}],

@@ -27,7 +27,7 @@ from genai_po.forms import (
 )
 from genai_po.middleware import SIGNED_IN_AT
 from genai_po.models import ApiToken, Invitation, Membership, User
-from genai_po.registry import HOME_PANELS
+from genai_po.registry import HOME_PANELS, role_home
 from genai_po.roles import Action, Role, role_can
 
 # --- Accounts
@@ -138,6 +138,8 @@ class OrgHomeView(OrgView):
 
     def get(self, request):
         services.user_switch_organization(user=request.user, organization=request.organization)
+        if home := role_home(request.role):  # e.g. an SME starts at their inbox
+            return redirect(home, request.organization.slug)
         return render(
             request,
             "genai_po/org_home.html",

@@ -22,6 +22,7 @@ from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Role
 from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
+from tests.factories.context import make_answer, make_knowledge, make_source
 from tests.factories.evals import EvalPlanFactory, TargetFactory, make_run
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 from tests.tenancy.routes import all_routes, build_path
@@ -87,6 +88,9 @@ def world(org_a, member_factory):
     run = make_run(org_a, plan, results=("fail",))
     case = eval_services.current_cases(type(plan).objects.for_org(org_a).get(pk=plan.pk)).get()
     event = audit_record(actor=actor, action="probe", object_type="probe", object_id="1")
+    source = make_source(org_a)
+    answer = make_answer(org_a)  # GAP-1, routed, its answer in review
+    item = make_knowledge(org_a)  # KB-1
     values = {
         "org_slug": org_a.slug,
         "membership": MembershipFactory(organization=org_a).pk,
@@ -99,6 +103,10 @@ def world(org_a, member_factory):
         "plan": plan.pk,
         "case": case.pk,
         "run": run.pk,
+        "source": source.pk,
+        "gap": answer.gap.number,
+        "answer": answer.pk,
+        "item": item.number,
     }
     api_values = {
         "id": None,  # by path, below
@@ -106,7 +114,7 @@ def world(org_a, member_factory):
         "ids": {
             "use-cases": use_case.pk, "requirements": requirement.pk, "targets": target.pk,
             "eval-plans": plan.pk, "eval-runs": run.pk, "members": owner.pk,
-            "audit-events": event.pk,
+            "audit-events": event.pk, "sources": source.pk,
         },
     }  # fmt: skip
     return owner, values, api_values

@@ -58,15 +58,21 @@ def test_verification_providers_are_the_apps_that_verify():
 
 def test_panels_seeders_and_processes_are_registered_by_their_areas():
     assert registry.HOME_PANELS.keys() == ["usecases", "evals", "context", "governance", "metrics"]
-    assert USE_CASE_PANELS.keys() == ["evals.plans"]
+    assert USE_CASE_PANELS.keys() == ["evals.plans", "context.loop"]
+    # Context's knowledge base comes before evals' baseline run (`before=`), its loop after.
     assert [f"{s.__module__}.{s.__name__}" for s in seeders()] == [
         "genai_po.demo.seed_organizations", "usecases.demo.seed_use_cases",
-        "evals.demo.seed_evals",
+        "context.demo.seed_knowledge_base", "evals.demo.seed_evals",
+        "context.demo.seed_context",
     ]  # fmt: skip
     names = [name for name, _ in processes()]
     assert names == ["worker", "agent", "web"]
     agent = dict(processes())["agent"]
     assert agent[1:4] == ["-m", "evals.reference_agent", "--port"]
+    # It answers from the published knowledge, through the knowledge search API.
+    assert "--knowledge-url" in agent and agent[agent.index("--knowledge-url") + 1].endswith(
+        "/api/v1/knowledge/search"
+    )
 
 
 @pytest.mark.django_db

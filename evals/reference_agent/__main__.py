@@ -36,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
     parser.add_argument("--api-key", default=None, help="require Authorization: Bearer KEY")
     parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    parser.add_argument(
+        "--knowledge-url", default="",
+        help="the knowledge search API to answer from, e.g. "
+             "http://127.0.0.1:8000/api/v1/knowledge/search",
+    )  # fmt: skip
+    parser.add_argument(
+        "--knowledge-token-file", default="", help="file holding a knowledge:read token"
+    )
+    parser.add_argument("--use-case", default="", help="search the knowledge of this use case")
     return parser
 
 
@@ -51,11 +60,16 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             api_key=args.api_key,
             verbose=args.verbose,
+            knowledge_url=args.knowledge_url,
+            knowledge_token_file=args.knowledge_token_file,
+            use_case=args.use_case,
         )
     except ValueError as error:
         parser.error(str(error))
     try:
         server = ReferenceAgentServer(args.port, options)
+    except ValueError as error:
+        parser.error(str(error))
     except OSError as error:
         sys.stderr.write(f"reference agent: cannot listen on port {args.port}: {error}\n")
         return 1

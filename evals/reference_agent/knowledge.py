@@ -1,115 +1,45 @@
-"""What the reference agent knows and how it answers: a small built-in knowledge set for
-Acme Support (refunds, returns, shipping, accounts), keyword retrieval, and handoff rules.
+"""How the reference agent answers: from the knowledge items it is given (the
+organization's published knowledge, fetched from the knowledge search API for each
+question), by keyword match, with handoff rules. It knows nothing of its own.
 
-Deterministic by construction: no randomness, no clock. The set stands in for the
-organization's published knowledge until the context issue lands; `reply()` takes the
-items as an argument so a later version can pass items fetched from the knowledge API.
+Deterministic by construction: no randomness, no clock; the same question and the same
+items give the same answer.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 
 @dataclass(frozen=True)
 class KnowledgeItem:
-    """One published policy section the agent may cite."""
+    """One piece of published knowledge the agent may cite."""
 
-    id: str  # "KB-refund-3.2"
-    source: str  # "Refund policy"
-    section: str  # "3.2"
+    id: str  # "KB-12"
     title: str
     text: str
-    keywords: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # the questions it answers, as search phrases
+    source: str = ""  # "Refund policy"
+    section: str = ""  # "3.2"
 
     @property
     def citation(self) -> str:
-        return f"{self.source} §{self.section} ({self.id})"
+        if self.source and self.section:
+            return f"{self.source} §{self.section} ({self.id})"
+        return f"{self.title} ({self.id})"
 
+    @classmethod
+    def from_search_result(cls, result: dict) -> "KnowledgeItem":
+        """An item of the knowledge search API's answer (`results[i]`)."""
+        question = str(result.get("question") or "")
+        return cls(
+            id=str(result.get("key") or result.get("id") or ""),
+            title=str(result.get("title") or ""),
+            text=str(result.get("answer") or ""),
+            keywords=tuple(part.strip() for part in question.split(",") if part.strip()),
+        )
 
-KNOWLEDGE: tuple[KnowledgeItem, ...] = (
-    KnowledgeItem(
-        "KB-refund-1.1", "Refund policy", "1.1", "Who can get a refund",
-        "Orders bought directly from Acme are covered by this policy. Orders "
-        "bought from a marketplace seller follow that seller's own policy.",
-        ("eligible", "eligibility", "marketplace", "seller"),
-    ),
-    KnowledgeItem(
-        "KB-refund-2.1", "Refund policy", "2.1", "Refund method and timing",
-        "Approved refunds go back to the original payment method within 5 to 10 business "
-        "days after the returned item arrives at our warehouse and passes inspection.",
-        ("how long", "money back", "bank", "card", "wait", "timing", "takes"),
-    ),
-    KnowledgeItem(
-        "KB-refund-3.2", "Refund policy", "3.2", "Returning unopened items",
-        "Unopened items can be returned within 30 days of delivery for a full refund of "
-        "the item price.",
-        ("unopened", "sealed", "unused", "30 days", "full refund", "return"),
-    ),
-    KnowledgeItem(
-        "KB-refund-3.4", "Refund policy", "3.4", "Returning opened or used items",
-        "Opened items can be returned within 14 days of delivery; a 15% restocking fee is "
-        "deducted. Hygiene products cannot be returned once opened.",
-        ("opened", "used", "restocking", "fee", "hygiene", "14 days", "return"),
-    ),
-    KnowledgeItem(
-        "KB-refund-4.1", "Refund policy", "4.1", "Damaged or defective items",
-        "Report a damaged or defective item within 48 hours of delivery with a photo. We "
-        "offer a replacement or a full refund including shipping; items under 50 EUR do "
-        "not need to be sent back.",
-        ("broken", "damaged", "defective", "faulty", "photo", "replacement", "arrived"),
-    ),
-    KnowledgeItem(
-        "KB-refund-5.1", "Refund policy", "5.1", "Subscriptions and digital products",
-        "Subscriptions can be cancelled at any time; a cancellation within the first 14 "
-        "days gives a pro-rata refund. Digital downloads are not refundable once "
-        "downloaded.",
-        ("subscription", "cancel", "digital", "download", "licence", "license", "pro-rata"),
-    ),
-    KnowledgeItem(
-        "KB-returns-1.2", "Returns guide", "1.2", "How to start a return",
-        "Start a return in the returns portal with your order number. The portal gives you "
-        "a prepaid label; drop the parcel at a carrier point within 7 days.",
-        ("start", "portal", "label", "send back", "return"),
-    ),
-    KnowledgeItem(
-        "KB-returns-2.1", "Returns guide", "2.1", "Return shipping costs",
-        "Returning a defective item is free. For other returns, 4.95 EUR of return "
-        "shipping is deducted from the refund, except for Acme Plus members.",
-        ("cost", "costs", "pay", "postage", "free", "plus", "member", "return shipping"),
-    ),
-    KnowledgeItem(
-        "KB-shipping-1.1", "Shipping guide", "1.1", "Delivery times",
-        "Standard delivery within the EU takes 3 to 5 business days; express delivery "
-        "takes 1 to 2 business days.",
-        ("delivery", "deliver", "arrive", "express", "standard", "long", "ship"),
-    ),
-    KnowledgeItem(
-        "KB-shipping-2.3", "Shipping guide", "2.3", "Lost or late parcels",
-        "If tracking has not changed for 7 days, we open an investigation with the "
-        "carrier. Once the carrier confirms the loss we ship a replacement or refund the "
-        "order.",
-        ("lost", "late", "missing", "tracking", "parcel", "package", "never arrived"),
-    ),
-    KnowledgeItem(
-        "KB-shipping-3.1", "Shipping guide", "3.1", "Changing the delivery address",
-        "The delivery address can be changed in your account until the order ships. After "
-        "that, ask the carrier to redirect the parcel.",
-        ("address", "change", "redirect", "wrong address", "moved"),
-    ),
-    KnowledgeItem(
-        "KB-account-1.1", "Account help", "1.1", "Resetting your password",
-        "Use 'Forgot password' on the sign-in page; the reset link we email is valid for "
-        "one hour.",
-        ("password", "reset", "forgot", "login", "log in", "sign in", "locked"),
-    ),
-    KnowledgeItem(
-        "KB-account-2.2", "Account help", "2.2", "Closing your account",
-        "You can close your account in its settings once open orders and returns are "
-        "complete. Your personal data is deleted within 30 days.",
-        ("close", "delete", "account", "gdpr", "personal data", "remove"),
-    ),
-)  # fmt: skip
 
 # Below this share of the question's terms found in the best item, the agent hands off.
 MIN_COVERAGE = 0.34
@@ -156,7 +86,7 @@ class Reply:
     confidence: float
 
 
-def reply(question: str, items: tuple[KnowledgeItem, ...] = KNOWLEDGE) -> Reply:
+def reply(question: str, items: Sequence[KnowledgeItem] = ()) -> Reply:
     """Answer `question` from `items`, or hand off to a human when a rule says so."""
     if _CHARGEBACK.search(question):
         return _handoff("chargeback", "the customer mentions a chargeback")
@@ -178,7 +108,7 @@ def reply(question: str, items: tuple[KnowledgeItem, ...] = KNOWLEDGE) -> Reply:
 
 
 def best_match(
-    question: str, items: tuple[KnowledgeItem, ...] = KNOWLEDGE
+    question: str, items: Sequence[KnowledgeItem] = ()
 ) -> tuple[KnowledgeItem | None, float, int]:
     """The item sharing most terms with the question: (item, coverage 0..1, matches).
 

@@ -5,7 +5,11 @@ Standard library only and no Django import, so it starts in a fraction of a seco
 runs on its own (`python -m evals.reference_agent`) or in a thread (`start_in_thread`).
 
 Conventions a caller can rely on:
-- Answers are deterministic: the same messages give the same content, citations and usage.
+- It answers from the knowledge it retrieves for each question: the organization's
+  knowledge search API (`knowledge_url`), or a fixed set given by the caller. With neither,
+  it knows nothing and hands every question off.
+- Answers are deterministic: the same messages and the same knowledge give the same
+  content, citations and usage.
   `temperature` is accepted and ignored; `id` and `created` differ per request.
 - Tokens are counted as whitespace-separated words (prompt: all message contents).
 - Fault injection applies to `POST /v1/chat/completions` only (`/healthz` and
@@ -21,12 +25,14 @@ import json
 import random
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from evals.reference_agent.knowledge import count_tokens, reply
+from evals.reference_agent.knowledge import KnowledgeItem, count_tokens, reply
+from evals.reference_agent.retrieval import HttpRetriever, Retriever, StaticRetriever
 
 MODEL_ID = "acme-reference-agent"
 FINGERPRINT = "reference-agent"
@@ -48,6 +54,11 @@ class AgentOptions:
     seed: int = 0
     api_key: str | None = field(default=None, repr=False)
     verbose: bool = False
+    # The knowledge search API to answer from, and its token (or a file holding it).
+    knowledge_url: str = ""
+    knowledge_token: str = field(default="", repr=False)
+    knowledge_token_file: str = ""
+    use_case: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
@@ -67,8 +78,22 @@ class ReferenceAgentServer(ThreadingHTTPServer):
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, port: int, options: AgentOptions) -> None:
+    def __init__(
+        self, port: int, options: AgentOptions,
+        knowledge: "Retriever | Sequence[KnowledgeItem] | None" = None,
+    ) -> None:  # fmt: skip
         self.options = options
+        if callable(knowledge):
+            self.retrieve: Retriever = knowledge
+        elif knowledge is not None:
+            self.retrieve = StaticRetriever(knowledge)
+        elif options.knowledge_url:
+            self.retrieve = HttpRetriever(
+                options.knowledge_url, token=options.knowledge_token,
+                token_file=options.knowledge_token_file, use_case=options.use_case,
+            )  # fmt: skip
+        else:
+            self.retrieve = StaticRetriever(())
         self._lock = threading.Lock()
         self._counter = 0
         self._in_flight = 0
@@ -118,13 +143,14 @@ class ReferenceAgentServer(ThreadingHTTPServer):
             self._by_status[status] = self._by_status.get(status, 0) + 1
 
 
-def start_in_thread(port: int = 0, **options) -> tuple[ReferenceAgentServer, str]:
+def start_in_thread(port: int = 0, knowledge=None, **options) -> tuple[ReferenceAgentServer, str]:
     """Start a server on 127.0.0.1 (port 0: any free port) in a daemon thread.
 
-    Returns the server and its root URL; `server.base_url` is the OpenAI base URL and
-    `server.stop()` shuts it down.
+    `knowledge`: the items to answer from, or a function giving them for a question (else
+    the `knowledge_url` option, else none). Returns the server and its root URL;
+    `server.base_url` is the OpenAI base URL and `server.stop()` shuts it down.
     """
-    server = ReferenceAgentServer(port, AgentOptions(**options))
+    server = ReferenceAgentServer(port, AgentOptions(**options), knowledge)
     thread = threading.Thread(
         target=server.serve_forever, name="reference-agent", kwargs={"poll_interval": 0.1}
     )
@@ -287,7 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
         if u < options.garbage_rate:
             self._send(200, GARBAGE_BODY, "application/json", fault="garbage")
             return
-        self._send_json(200, _completion(_parse_chat(body)))
+        request = _parse_chat(body)
+        self._send_json(200, _completion(request, self.server.retrieve(request.question)))
 
     def _request_options(self) -> AgentOptions:
         """The server's options with the per-request `x-agent-*` header overrides."""
@@ -423,8 +450,8 @@ def _text(content) -> str | None:
     return None
 
 
-def _completion(request: _ChatRequest) -> dict:
-    answer = reply(request.question)
+def _completion(request: _ChatRequest, items) -> dict:
+    answer = reply(request.question, items)
     content, finish_reason = answer.content, "stop"
     words = content.split()
     if request.max_tokens is not None and len(words) > request.max_tokens:

@@ -22,6 +22,7 @@ from evals.services.runs import (
     RunRefused,
     run_cancel,
     run_mark_baseline,
+    run_recheck,
     run_start,
     start_due_plans,
     triage_set,
@@ -40,7 +41,7 @@ __all__ = [
     "RunRefused", "case_add", "case_remove", "case_update", "cases_import", "current_cases",
     "egress_policy_for", "egress_settings_of", "egress_update", "external_run_upload",
     "lock_plan", "plan_archive", "plan_create", "plan_update", "run_cancel",
-    "run_mark_baseline", "run_start", "start_due_plans", "target_archive",
+    "run_mark_baseline", "run_recheck", "run_start", "start_due_plans", "target_archive",
     "target_connection_check", "target_create", "target_record_check", "target_update",
     "triage_set",
 ]  # fmt: skip

@@ -14,6 +14,7 @@ from evals.models import (
     RunStatus,
     RunTrigger,
 )
+from evals.run_events import notify_run_finished
 from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_number
 from evals.services.runs import run_config
@@ -147,4 +148,5 @@ def external_run_upload(*, actor: Actor, plan: EvalPlan, data: bytes, label: str
         audit_record(actor=actor, action="eval_run.upload", obj=run,
                      after={"plan": plan.pk, "number": run.number, "results": len(rows),
                             "pass_rate": run.pass_rate})  # fmt: skip
+        notify_run_finished(run)
     return run

@@ -16,6 +16,7 @@ from evals.models import (
     EvalRun,
     ResultStatus,
     RunChunk,
+    RunScope,
     RunStatus,
     RunTrigger,
     Triage,
@@ -23,7 +24,7 @@ from evals.models import (
 )
 from evals.services.cases import current_cases
 from evals.services.plans import clean_ci_metadata, lock_plan, next_run_at, next_run_number
-from evals.triage import triage_handlers
+from evals.triage import FollowUp, triage_handlers
 from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
@@ -60,8 +61,6 @@ def _uses_judge(plan: EvalPlan) -> bool:
 def run_start(*, actor: Actor, plan: EvalPlan, trigger: str = RunTrigger.BROWSER, label: str = "",
               ci_metadata: dict | None = None) -> EvalRun:  # fmt: skip
     """Queue a run of the plan's current case set; the worker is told after commit."""
-    from evals import tasks  # the task module imports the engine, which imports this one
-
     actor.require(Action.RUN_EVALS)
     actor.require_same_org(plan)
     if plan.archived_at:
@@ -76,47 +75,90 @@ def run_start(*, actor: Actor, plan: EvalPlan, trigger: str = RunTrigger.BROWSER
     with transaction.atomic():
         plan = lock_plan(plan)
         case_ids = current_cases(plan).order_by("position", "number").values_list("pk", flat=True)
-        per_chunk = max(1, CHUNK_ITEMS // plan.repetitions)
-        now = timezone.now()
-        run = EvalRun.objects.create(
-            organization_id=plan.organization_id, plan=plan, number=next_run_number(plan),
-            trigger=trigger, case_version=plan.case_version, target=plan.target,
-            target_label=f"{plan.target.name} ({plan.target.get_kind_display()})",
-            repetitions=plan.repetitions, config=run_config(plan), label=label,
-            ci_metadata=clean_ci_metadata(ci_metadata), created_by=actor.user,
-            created_by_label=actor.label,
-        )  # fmt: skip
-        chunks, batch, count = [], [], 0
-        for case_id in case_ids.iterator(chunk_size=2000):
-            batch.append(case_id)
-            count += 1
-            if len(batch) == per_chunk:
-                chunks.append(batch)
-                batch = []
-        if batch:
-            chunks.append(batch)
-        if count == 0:
+        run = _queue(actor=actor, plan=plan, case_ids=case_ids.iterator(chunk_size=2000),
+                     fields={"trigger": trigger, "case_version": plan.case_version,
+                             "target": plan.target, "repetitions": plan.repetitions,
+                             "config": run_config(plan), "label": label,
+                             "ci_metadata": clean_ci_metadata(ci_metadata)})  # fmt: skip
+        if run is None:
             raise RunRefused("This plan has no cases yet: add or import some first.")
-        RunChunk.objects.bulk_create(
-            (
-                RunChunk(
-                    organization_id=plan.organization_id,
-                    run=run,
-                    index=i,
-                    case_ids=ids,
-                    enqueued_at=now,
-                )  # fmt: skip
-                for i, ids in enumerate(chunks)
-            ),
-            batch_size=1000,
+    return run
+
+
+def run_recheck(*, actor: Actor, source: EvalRun, case_ids: list[int], label: str = "") -> EvalRun:
+    """Queue a run of some cases of `source` again: the same case revisions (so the same
+    case-set version), target, repetitions and thresholds. A re-check is never the plan's
+    verdict, trend point or baseline (scope "cases")."""
+    actor.require(Action.RUN_EVALS)
+    actor.require_same_org(source)
+    if source.scope != RunScope.FULL or source.status != RunStatus.COMPLETED:
+        raise RunRefused("Only the cases of a completed full run can be re-checked.")
+    if source.target is None or source.target.archived_at:
+        raise RunRefused("The run's target is gone or archived: its cases cannot run again.")
+    with transaction.atomic():
+        plan = lock_plan(source.plan)
+        ran = (
+            EvalResult.objects.for_org(source.organization_id)
+            .filter(run=source, case_id__in=case_ids)
+            .order_by("case__position", "case_number")
+            .values_list("case_id", flat=True)
+            .distinct()
         )
-        run.total_items = count * plan.repetitions
-        run.save(update_fields=["total_items"])
-        audit_record(actor=actor, action="eval_run.start", obj=run,
-                     after={"plan": plan.pk, "number": run.number, "trigger": trigger,
-                            "case_version": run.case_version, "items": run.total_items,
-                            "label": label})  # fmt: skip
-        transaction.on_commit(lambda: tasks.drive_run.delay(run.pk))
+        run = _queue(actor=actor, plan=plan, case_ids=list(dict.fromkeys(ran)),
+                     fields={"trigger": RunTrigger.RECHECK, "scope": RunScope.CASES,
+                             "rechecks": source, "case_version": source.case_version,
+                             "target": source.target, "repetitions": source.repetitions,
+                             "config": source.config,
+                             "label": (label or "").strip()[:200]})  # fmt: skip
+        if run is None:
+            raise RunRefused("None of these cases ran in that run.")
+    return run
+
+
+def _queue(*, actor: Actor, plan: EvalPlan, case_ids, fields: dict) -> EvalRun | None:
+    """Create a queued run of `case_ids` in chunks and tell the worker after commit (None,
+    and nothing written, when there is no case). Inside the caller's transaction."""
+    from evals import tasks  # the task module imports the engine, which imports this one
+
+    target = fields["target"]
+    per_chunk = max(1, CHUNK_ITEMS // fields["repetitions"])
+    chunks, batch, count = [], [], 0
+    for case_id in case_ids:
+        batch.append(case_id)
+        count += 1
+        if len(batch) == per_chunk:
+            chunks.append(batch)
+            batch = []
+    if batch:
+        chunks.append(batch)
+    if count == 0:
+        return None
+    now = timezone.now()
+    run = EvalRun.objects.create(
+        organization_id=plan.organization_id, plan=plan, number=next_run_number(plan),
+        target_label=f"{target.name} ({target.get_kind_display()})",
+        created_by=actor.user, created_by_label=actor.label,
+        total_items=count * fields["repetitions"], **fields,
+    )  # fmt: skip
+    RunChunk.objects.bulk_create(
+        (
+            RunChunk(
+                organization_id=plan.organization_id,
+                run=run,
+                index=i,
+                case_ids=ids,
+                enqueued_at=now,
+            )  # fmt: skip
+            for i, ids in enumerate(chunks)
+        ),
+        batch_size=1000,
+    )
+    audit_record(actor=actor, action="eval_run.start", obj=run,
+                 after={"plan": plan.pk, "number": run.number, "trigger": run.trigger,
+                        "scope": run.scope, "rechecks": run.rechecks_id,
+                        "case_version": run.case_version, "items": run.total_items,
+                        "label": run.label})  # fmt: skip
+    transaction.on_commit(lambda: tasks.drive_run.delay(run.pk))
     return run
 
 
@@ -147,6 +189,8 @@ def run_mark_baseline(*, actor: Actor, run: EvalRun) -> EvalRun:
     actor.require_same_org(run)
     if run.status != RunStatus.COMPLETED:
         raise RunRefused("Only a completed run can be the baseline.")
+    if run.scope != RunScope.FULL:
+        raise RunRefused("A re-check of some cases cannot be the baseline: mark a full run.")
     with transaction.atomic():
         previous = list(
             EvalRun.objects.for_org(run.organization_id)
@@ -193,11 +237,15 @@ def triage_set(*, actor: Actor, run: EvalRun, case: EvalCase, category: str, not
         audit_record(actor=actor, action="eval_triage.set", obj=triage, before=before,
                      after={"run": run.number, "case": case.key, "category": category,
                             "note": note[:500]})  # fmt: skip
-        refs = [ref for handler in triage_handlers(category)
-                if (ref := handler(triage=triage, actor=actor))]  # fmt: skip
-        if refs:
-            triage.follow_up_ref = ", ".join(refs)[:100]
-            triage.save(update_fields=["follow_up_ref", "updated_at"])
+        follow_ups = [
+            made if isinstance(made, FollowUp) else FollowUp(str(made))
+            for handler in triage_handlers(category)
+            if (made := handler(triage=triage, actor=actor))
+        ]
+        if follow_ups or triage.follow_up_ref:
+            triage.follow_up_ref = ", ".join(f.label for f in follow_ups)[:100]
+            triage.follow_up_url = next((f.url for f in follow_ups if f.url), "")[:300]
+            triage.save(update_fields=["follow_up_ref", "follow_up_url", "updated_at"])
     return triage
 
 

@@ -27,8 +27,8 @@ class MemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "email", "full_name", "role", "expertise_tags", "created_at"]
-        read_only_fields = ["id", "email", "full_name", "expertise_tags", "created_at"]
+        fields = ["id", "email", "full_name", "role", "created_at"]
+        read_only_fields = ["id", "email", "full_name", "created_at"]
 
 
 class MemberRoleSerializer(serializers.Serializer):

@@ -7,46 +7,61 @@ the embedded mode), so every web process sees the same numbers.
 - failed tokens: wrong, expired or revoked tokens from one address
   (`API_AUTH_FAILURES_PER_IP`), checked before the token is even looked up.
 
-An exceeded limit answers 429 with `Retry-After` and a JSON message.
+An exceeded limit answers 429 with `Retry-After` and a JSON message. Counts are kept
+in fixed windows (a minute for "/minute") by an atomic increment, so a burst of
+concurrent requests cannot pass the limit (a client may get up to twice the rate across
+a window's edge).
 """
 
-import time
+import math
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.exceptions import Throttled
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from genai_po import counters
 from genai_po.actors import client_ip
 
 SCOPE_SETTINGS = {
     "token": "API_RATE_PER_TOKEN",
     "ip": "API_RATE_PER_IP",
     "run_start": "API_RATE_RUN_STARTS",
+    "knowledge_search": "API_RATE_KNOWLEDGE_SEARCH",
 }
 _WHAT = {
     "token": "this token",
     "ip": "your address",
     "run_start": "this token's run starts",
+    "knowledge_search": "this token's knowledge searches",
 }
 
 
-class _SettingsRateThrottle(SimpleRateThrottle):
-    """A rate read from the settings at each request (so it can be changed by environment)."""
+class _SettingsRateThrottle(BaseThrottle):
+    """A rate read from the settings at each request (so it can be changed by environment),
+    counted in fixed windows with an atomic increment: concurrent requests cannot slip
+    past the limit (genai_po.counters)."""
 
-    def get_rate(self):
-        return getattr(settings, SCOPE_SETTINGS[self.scope])
+    scope = ""
+
+    def get_cache_key(self, request, view) -> str | None:
+        raise NotImplementedError
 
     def allow_request(self, request, view):
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        if super().allow_request(request, view):
+        key = self.get_cache_key(request, view)
+        if key is None:
             return True
+        limit, window = SimpleRateThrottle.parse_rate(
+            None, getattr(settings, SCOPE_SETTINGS[self.scope])
+        )
+        hits, left = counters.window_hit(f"throttle_{key}", window)
+        if hits <= limit:
+            return True
+        wait = max(1, math.ceil(left))
         raise Throttled(
-            wait=self.wait(),
+            wait=wait,
             detail=(
-                f"Too many requests: {_WHAT[self.scope]} may make {self.num_requests} every "
-                f"{_period(self.duration)}. Try again in {max(1, round(self.wait() or 1))} s."
+                f"Too many requests: {_WHAT[self.scope]} may make {limit} every "
+                f"{_period(window)}. Try again in {wait} s."
             ),
         )
 
@@ -60,20 +75,27 @@ class TokenRateThrottle(_SettingsRateThrottle):
 
     def get_cache_key(self, request, view):
         token = getattr(request, "auth", None)
-        return self.cache_format % {"scope": self.scope, "ident": token.pk} if token else None
+        return f"{self.scope}_{token.pk}" if token else None
 
 
 class IpRateThrottle(_SettingsRateThrottle):
     scope = "ip"
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "-"}
+        return f"{self.scope}_{client_ip(request) or '-'}"
 
 
 class RunStartThrottle(TokenRateThrottle):
     """Added by the views that start eval runs, on top of the others."""
 
     scope = "run_start"
+
+
+class KnowledgeSearchThrottle(TokenRateThrottle):
+    """The knowledge search API's only limit: per token, high (an AI system calls it for
+    every question), in place of the token and address limits."""
+
+    scope = "knowledge_search"
 
 
 # --- Failed tokens, per address (before any token is looked up)
@@ -85,9 +107,9 @@ def _failure_key(request) -> str:
 
 def refuse_if_failing_too_often(request) -> None:
     limit, window = SimpleRateThrottle.parse_rate(None, settings.API_AUTH_FAILURES_PER_IP)
-    history = [t for t in cache.get(_failure_key(request), []) if t > time.time() - window]
-    if len(history) >= limit:
-        wait = max(1, round(history[0] + window - time.time()))
+    failures, left = counters.window_count(_failure_key(request), window)
+    if failures >= limit:
+        wait = max(1, math.ceil(left))
         raise Throttled(
             wait=wait,
             detail=(
@@ -98,7 +120,5 @@ def refuse_if_failing_too_often(request) -> None:
 
 
 def auth_failed(request) -> None:
-    limit, window = SimpleRateThrottle.parse_rate(None, settings.API_AUTH_FAILURES_PER_IP)
-    now = time.time()
-    history = [t for t in cache.get(_failure_key(request), []) if t > now - window]
-    cache.set(_failure_key(request), [*history[-limit:], now], timeout=window)
+    _, window = SimpleRateThrottle.parse_rate(None, settings.API_AUTH_FAILURES_PER_IP)
+    counters.window_hit(_failure_key(request), window)

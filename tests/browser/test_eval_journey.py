@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import Page, expect
 
+from context.demo_policies import ACME_POLICIES
 from evals import engine, tasks
 from evals.models import EvalRun, Triage
 from evals.reference_agent import start_in_thread
@@ -35,7 +36,7 @@ CSV = (
 
 @pytest.fixture
 def agent():
-    server, _ = start_in_thread(latency_ms=250)
+    server, _ = start_in_thread(latency_ms=250, knowledge=ACME_POLICIES)
     yield server
     server.stop()
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from context.demo_policies import ACME_POLICIES
 from evals.reference_agent import start_in_thread
 from genai_po.actors import Actor
 from genai_po.roles import Role
@@ -17,7 +18,7 @@ def _fast_password_hashing(settings):
 @pytest.fixture(scope="session")
 def reference_agent():
     """One reference agent for the session (deterministic; faults come per request)."""
-    server, _ = start_in_thread()
+    server, _ = start_in_thread(knowledge=ACME_POLICIES)
     yield server
     server.stop()
 
@@ -28,6 +29,7 @@ def agent_factory():
     servers = []
 
     def make(**options):
+        options.setdefault("knowledge", ACME_POLICIES)
         server, _ = start_in_thread(**options)
         servers.append(server)
         return server

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from context.demo_policies import ACME_POLICIES
 from evals import client
 from evals.client import (
     AdaptiveLimiter,
@@ -56,7 +57,7 @@ def agent():
     servers = []
 
     def start(**options):
-        server, _url = start_in_thread(**options)
+        server, _url = start_in_thread(knowledge=ACME_POLICIES, **options)
         servers.append(server)
         return server, f"{server.base_url}/chat/completions"
 

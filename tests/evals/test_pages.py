@@ -232,7 +232,9 @@ def test_triage_a_failed_case_as_a_context_gap_runs_the_handler_in_its_transacti
     assert "Triage saved." in response.content.decode()
     triage = Triage.objects.for_org(org_a).get()
     assert triage.note == "No gift card policy."
-    assert triage.follow_up_ref == f"test.gap:{triage.pk}"
+    # Beside the context area's own handler (a gap), the test's ran too.
+    assert triage.follow_up_ref.split(", ") == ["GAP-1", f"test.gap:{triage.pk}"]
+    assert triage.follow_up_url == f"/o/{org_a.slug}/context/gaps/1/"
     assert gap_handler == [("context_gap", "po@example.com")]
     assert "Context gap" in po_client.get(url("run_detail", org_a, run.pk)).content.decode()
     # Other categories do not call it.

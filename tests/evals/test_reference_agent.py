@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from context.demo_policies import ACME_POLICIES as KNOWLEDGE
 from evals.reference_agent import MODEL_ID, start_in_thread
-from evals.reference_agent.knowledge import KNOWLEDGE
 
 ROOT = Path(__file__).resolve().parents[2]
 # No proxy from the environment: every request stays on loopback.
@@ -32,6 +32,7 @@ def agent():
     servers = []
 
     def start(**options):
+        options.setdefault("knowledge", KNOWLEDGE)  # Acme's policies, as the demo publishes
         server, url = start_in_thread(**options)
         servers.append(server)
         return url

@@ -102,7 +102,6 @@ def test_members_list_is_paginated(org_a, org_b, members_a, member_factory, api_
         "email": "a-owner@example.com",
         "full_name": members_a["owner"].user.full_name,
         "role": "owner",
-        "expertise_tags": [],
         "created_at": first["results"][0]["created_at"],
     }
 

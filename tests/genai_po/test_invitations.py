@@ -130,7 +130,9 @@ def test_invited_person_accepts_the_link_once(client, org_a, send_invitation):
         AuditEvent.objects.for_org(org_a).order_by("-seq").values_list("action", "actor_role")[:2]
     )
     assert actions == [("membership.create", "sme"), ("invitation.accept", "sme")]
-    assert client.get("/o/org-a/").status_code == 200
+    # An SME lands in their inbox (the context area registered it as the SME's home).
+    assert client.get("/o/org-a/").url == "/o/org-a/context/inbox/"
+    assert client.get("/o/org-a/context/inbox/").status_code == 200
 
     # Used once: the same link again is refused, and nothing is added.
     again = client.post(path)

@@ -365,7 +365,7 @@ def test_leaving_one_org_keeps_the_others(client, org_a, org_b, owner_a, member_
     client.post("/o/org-a/leave/")
 
     assert client.get("/o/org-a/").status_code == 404
-    assert client.get("/o/org-b/").status_code == 200
+    assert client.get("/o/org-b/context/inbox/").status_code == 200  # an SME there
 
 
 # --- The owner rules live in the service, whoever calls it

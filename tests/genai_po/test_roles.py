@@ -30,6 +30,7 @@ run_evals         yes   yes   yes           yes      -   -        -
 answer_sme        yes   yes   yes           -        yes -        -
 sign_off          yes   yes   -             -        -   yes      -
 ingest_telemetry  yes   yes   -             yes      -   -        -
+search_knowledge  yes   yes   yes           yes      yes yes      yes
 """
 
 
@@ -90,7 +91,7 @@ class PageCase:
 
 
 PAGE_CASES = [
-    PageCase("home-get", "view", "get", "/o/{slug}/", 200),
+    PageCase("home-get", "view", "get", "/o/{slug}/settings/", 200),
     PageCase("members-get", "view", "get", "/o/{slug}/settings/members/", 200),
     PageCase(
         "members-post-invite",

@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from tests.factories import ApiTokenFactory, InvitationFactory, MembershipFactory
+from tests.factories.context import make_answer, make_gap, make_knowledge, make_source
 from tests.factories.evals import EvalPlanFactory, TargetFactory, make_case, make_run
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 from usecases.services import prd_save
@@ -59,6 +60,11 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "plan": ObjectMaker(lambda org: EvalPlanFactory(use_case=UseCaseFactory(organization=org))),
     "case": ObjectMaker(lambda org: make_case(org)),
     "run": ObjectMaker(lambda org: make_run(org)),
+    # Context: sources by id, gaps and knowledge by number, answers by id.
+    "source": ObjectMaker(lambda org: make_source(org)),
+    "gap": ObjectMaker(lambda org: make_gap(org), lambda gap: gap.number),
+    "answer": ObjectMaker(lambda org: make_answer(org)),
+    "item": ObjectMaker(lambda org: make_knowledge(org), lambda item: item.number),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
@@ -143,6 +149,24 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
             "/api/v1/eval-runs/{id}/junit.xml",
         ]
     },
+    # Context: sources by id; gaps and knowledge by number.
+    **{
+        path: (ObjectMaker(make_source), lambda source: ("id", source.pk))
+        for path in ["/api/v1/sources/{id}/", "/api/v1/sources/{id}/verify/"]
+    },
+    **{
+        path: (ObjectMaker(make_gap, lambda gap: gap.number), lambda gap: ("id", gap.pk))
+        for path in [
+            "/api/v1/gaps/{number}/",
+            "/api/v1/gaps/{number}/route/",
+            "/api/v1/gaps/{number}/status/",
+            "/api/v1/gaps/{number}/answers/",
+        ]
+    },
+    "/api/v1/knowledge/{number}/": (
+        ObjectMaker(make_knowledge, lambda item: item.number),
+        lambda item: ("id", item.pk),
+    ),
     # A failed case of a run, which could be triaged.
     "/api/v1/eval-runs/{id}/results/{number}/triage/": (
         ObjectMaker(

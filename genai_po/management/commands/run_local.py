@@ -17,7 +17,7 @@ from genai_po.demo import DEMO_DOMAIN, DEMO_ORG_SLUG, DEMO_PASSWORD, DEMO_USERS
 from genai_po.registry import embedded_processes
 
 HOST = "127.0.0.1"  # embedded mode never listens beyond this machine
-PORT = int(os.environ.get("GENAI_PO_PORT", "8000"))
+PORT = settings.GENAI_PO_PORT
 
 
 def processes() -> list[tuple[str, list[str]]]:
