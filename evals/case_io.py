@@ -164,7 +164,7 @@ def detect_format(filename: str, head: bytes) -> str | None:
     if ext in ("jsonl", "json", "ndjson") or first.startswith("{"):
         try:
             obj = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):  # the parser then says what is wrong
             return "jsonl"
         if isinstance(obj, dict) and "input" in obj and "ideal" in obj and "prompt" not in obj:
             return "openai_evals"
@@ -888,10 +888,14 @@ def _construct_seq(loader: SafeConstructor, node: SequenceNode) -> Iterator[_Yam
 
 def _construct_int(loader: SafeConstructor, node: ScalarNode) -> int:
     value = str(loader.construct_scalar(node))
-    if value.startswith("0x"):
+    digits = value.lstrip("+-")
+    if len(digits) > 40:  # beyond any column; int() of thousands of digits is refused too
+        raise ConstructorError(None, None, "an integer with more than 40 digits",
+                               node.start_mark)  # fmt: skip
+    if digits.startswith("0x"):
         return int(value, 16)
-    if value.startswith("0o"):
-        return int(value, 8)
+    if digits.startswith("0o"):
+        return int(value.replace("0o", "", 1), 8)
     return int(value, 10)
 
 

@@ -58,7 +58,7 @@ class SignInForm(AuthenticationForm):
         email = (self.cleaned_data.get("username") or "").strip().lower()
         ip = client_ip(self.request) if self.request else None
         if email:
-            reason = throttle.signin_blocked_reason(email=email, ip=ip)
+            reason = throttle.signin_attempt(email=email, ip=ip)
             if reason:
                 raise ValidationError(reason, code="throttled")
         try:

@@ -20,6 +20,7 @@ NUL = "\x00"
 NUL_MESSAGE = "Text cannot contain NUL characters (\\u0000)."
 DEPTH_MESSAGE = f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted."
 RANGE_MESSAGE = "Numbers must fit in 64 bits (at most 9,223,372,036,854,775,807)."
+SURROGATE_MESSAGE = "Text cannot contain lone surrogate characters (such as \\ud800)."
 
 
 class InputRefused(ValueError):
@@ -59,9 +60,19 @@ def loads(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     return value
 
 
+def _check_text(text: str) -> None:
+    if NUL in text:
+        raise InputRefused(NUL_MESSAGE)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800"): no database stores it
+            raise InputRefused(SURROGATE_MESSAGE) from None
+
+
 def check_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Raise InputRefused if a parsed JSON value is too deep, holds a NUL or an integer
-    beyond 64 bits (walked without recursion)."""
+    """Raise InputRefused if a parsed JSON value is too deep, holds a NUL, a lone surrogate
+    or an integer beyond 64 bits, in a value or a key (walked without recursion)."""
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
@@ -70,12 +81,11 @@ def check_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
                 raise InputRefused(DEPTH_MESSAGE)
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for key, child in items:
-                if isinstance(key, str) and NUL in key:
-                    raise InputRefused(NUL_MESSAGE)
+                if isinstance(key, str):
+                    _check_text(key)
                 stack.append((child, depth + 1))
         elif isinstance(node, str):
-            if NUL in node:
-                raise InputRefused(NUL_MESSAGE)
+            _check_text(node)
         elif isinstance(node, int) and not isinstance(node, bool):
             if not MIN_INT <= node <= MAX_INT:
                 raise InputRefused(RANGE_MESSAGE)

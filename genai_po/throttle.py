@@ -19,6 +19,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from genai_po import counters
+
 
 def _hash(*parts) -> str:
     joined = "\x1f".join(str(p).strip().lower() for p in parts)
@@ -42,12 +44,7 @@ def _ip_key(ip: str) -> str:
 
 
 def _bump(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        return 1
+    return counters.incr(key, window)
 
 
 def _minutes(seconds: int) -> int:
@@ -78,9 +75,25 @@ def signin_blocked_reason(*, email: str, ip: str | None) -> str | None:
     return None
 
 
-def signin_failed(*, email: str, ip: str | None) -> None:
+def signin_attempt(*, email: str, ip: str | None) -> str | None:
+    """Count an attempt of (account, address) before its password is checked, and refuse
+    it if it is beyond the limit: concurrent guesses are counted as they arrive, so a
+    burst cannot slip past the lock while the slow password hashes run."""
+    reason = signin_blocked_reason(email=email, ip=ip)
+    if reason:
+        return reason
     window = settings.LOGIN_LOCKOUT_SECONDS
-    if _bump(_pair_key("fail", email, ip), window) >= settings.LOGIN_FAILURE_LIMIT:
+    if _bump(_pair_key("fail", email, ip), window) > settings.LOGIN_FAILURE_LIMIT:
+        cache.set(_pair_key("locked", email, ip), 1, timeout=window)
+        cache.delete(_pair_key("fail", email, ip))
+        return signin_blocked_reason(email=email, ip=ip)
+    return None
+
+
+def signin_failed(*, email: str, ip: str | None) -> None:
+    """A wrong password (its attempt was counted by signin_attempt)."""
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    if (cache.get(_pair_key("fail", email, ip)) or 0) >= settings.LOGIN_FAILURE_LIMIT:
         cache.set(_pair_key("locked", email, ip), 1, timeout=window)
         cache.delete(_pair_key("fail", email, ip))
     failures = _bump(_account_key("fail", email), window)

@@ -1143,3 +1143,14 @@ def test_jsonl_export_leaves_out_empty_fields_and_escapes_line_separators():
 def test_module_has_no_django_imports():
     source = Path(case_io.__file__).read_text(encoding="utf-8")
     assert "django" not in source
+
+
+def test_a_deep_first_line_is_detected_as_jsonl_and_refused_by_the_parser():
+    body = ("{" + '"a":' * 1) + "[" * 100_000 + "]" * 100_000 + "}"
+    assert case_io.detect_format("", body.encode()[:65536]) == "jsonl"
+    assert case_io.detect_format("", ('{"a":' * 10000 + "1" + "}" * 10000).encode()) == "jsonl"
+
+
+def test_promptfoo_integers_beyond_any_column_are_refused_by_line():
+    result = parse_cases(f"tests:\n  - vars: {{a: {'9' * 5000}}}\n".encode(), "promptfoo")
+    assert messages(result) == ["line 2: not valid YAML (an integer with more than 40 digits)"]

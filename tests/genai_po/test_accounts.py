@@ -507,3 +507,27 @@ class TestSignInThrottle:
         # Another address is not affected, nor is the account itself locked.
         other = Client(REMOTE_ADDR="10.9.8.7")
         assert sign_in(other, "member@example.com", TEST_PASSWORD).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)  # the threads read the account from the database
+def test_a_burst_of_wrong_passwords_cannot_slip_past_the_lock(user):
+    """Each attempt is counted as it arrives, before its slow password hash: 20 at once get
+    the limit's worth of "wrong password" answers, the others are refused as locked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+    from django.test import Client
+
+    def attempt(_):
+        try:
+            response = Client(REMOTE_ADDR="203.0.113.9").post(
+                "/accounts/login/", {"username": user.email, "password": "wrong-password"}
+            )
+            return response.content.decode()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(10) as pool:
+        pages = list(pool.map(attempt, range(20)))
+    assert sum(WRONG_LOGIN in page for page in pages) == 3
+    assert sum(ACCOUNT_LOCKED in page for page in pages) == 17

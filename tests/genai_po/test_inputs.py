@@ -21,6 +21,10 @@ from usecases.models import UseCase
         (f"[{'9' * 5000}]", inputs.RANGE_MESSAGE),
         ('{"a": 1e999}', "Numbers must be finite."),
         ('{"a": NaN}', "NaN is not a number JSON accepts."),
+        # A lone surrogate: no database and no UTF-8 answer can hold it, at any depth.
+        ('{"k": {"v": "\\ud800"}}', inputs.SURROGATE_MESSAGE),
+        ('{"\\udfff": 1}', inputs.SURROGATE_MESSAGE),
+        ('[["x\\ud800y"]]', inputs.SURROGATE_MESSAGE),
     ],
 )
 def test_json_that_nothing_can_hold_is_refused_with_the_reason(text, message):
@@ -92,3 +96,15 @@ def test_a_requirement_key_beyond_any_number_is_refused_by_name(org_a):
     assert exc.value.message_dict == {
         "requirement_keys": [f"Not a requirement of this use case: {huge}, REQ-2147483648"]
     }
+
+
+@pytest.mark.django_db
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_that_writes_nothing(org_a, token_factory):
+    _, raw = token_factory(org_a, scopes=["read", "write"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = '{"title": "Refunds", "extra": {"\\ud800": ["x\\udfff"]}}'
+    response = api.post("/api/v1/use-cases/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert inputs.SURROGATE_MESSAGE in response.json()["message"]
+    assert not UseCase.objects.for_org(org_a).exists()

@@ -10,6 +10,15 @@ from genai_po.env import env_rate
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _clock_inside_one_window(monkeypatch):
+    """Limits count in fixed windows: the tests' requests all fall in one (a real clock
+    could cross a minute's edge between two of them)."""
+    from genai_po import counters
+
+    monkeypatch.setattr(counters, "_now", lambda: 1_800_000_000.5)
+
+
 def _api(raw: str | None, ip: str = "203.0.113.7") -> APIClient:
     api = APIClient(REMOTE_ADDR=ip)
     if raw:
@@ -79,3 +88,25 @@ def test_a_malformed_rate_stops_the_boot(monkeypatch, raw):
     monkeypatch.setenv("API_RATE_PER_TOKEN", raw)
     with pytest.raises(ImproperlyConfigured, match="API_RATE_PER_TOKEN must be"):
         env_rate("API_RATE_PER_TOKEN", "600/minute")
+
+
+@pytest.mark.django_db(transaction=True)  # the threads read the token from the database
+def test_concurrent_requests_cannot_pass_the_token_limit(settings, org_a, token_factory):
+    """The count is one atomic increment: 40 requests at once, on 16 threads, get exactly
+    the limit's worth of 200s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    settings.API_RATE_PER_TOKEN = "10/minute"
+    _, raw = token_factory(org_a, scopes=["read"])
+
+    def call(_):
+        try:
+            return _api(raw).get("/api/v1/me/").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(call, range(40)))
+    assert sorted(statuses) == [200] * 10 + [429] * 30
