@@ -107,7 +107,13 @@ def current_cases(plan: EvalPlan, *, version: int | None = None, q: str = ""):
         .order_by("position", "number")
     )
     if q:
-        cases = cases.filter(Q(prompt__icontains=q) | Q(name__icontains=q) | Q(tags__icontains=q))
+        match = Q(prompt__icontains=q) | Q(name__icontains=q) | Q(tags__icontains=q)
+        key = re.fullmatch(r"(CASE|REQ)-(\d{1,9})", q.strip().upper())
+        if key and key.group(1) == "CASE":  # the keys the table shows find their rows
+            match |= Q(number=int(key.group(2)))
+        elif key:
+            match |= Q(requirements__number=int(key.group(2)))
+        cases = cases.filter(match).distinct()
     return cases
 
 

@@ -157,7 +157,25 @@ def membership_role_change(*, actor: Actor, membership: Membership, role: str) -
             before=before,
             after={"role": role, "user": membership.user.email},
         )
+        _void_invitations_of(actor=actor, organization_id=membership.organization_id,
+                             user_id=membership.user_id)  # fmt: skip
     return membership
+
+
+def _void_invitations_of(*, actor: Actor, organization_id: int, user_id: int) -> None:
+    """Revoke the pending invitations a member may no longer send (after a demotion or a
+    removal): void stays void, even if they get the right back later."""
+    pending = Invitation.objects.for_org(organization_id).filter(
+        invited_by_id=user_id, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    now = timezone.now()
+    for invitation in pending:
+        if invitation_inviter_can_still_invite(invitation):
+            continue
+        Invitation.objects.for_org(organization_id).filter(pk=invitation.pk).update(revoked_at=now)
+        audit_record(actor=actor, action="invitation.void", obj=invitation,
+                     after={"email": invitation.email, "role": invitation.role,
+                            "reason": "its inviter can no longer invite"})  # fmt: skip
 
 
 def membership_remove(*, actor: Actor, membership: Membership) -> None:
@@ -184,6 +202,8 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
             object_id=pk,
             before=snapshot,
         )
+        _void_invitations_of(actor=actor, organization_id=membership.organization_id,
+                             user_id=membership.user_id)  # fmt: skip
 
 
 # --- Invitations
@@ -282,6 +302,8 @@ def invitation_from_link(token: str) -> Invitation:
         raise ValidationError("This invitation link is not valid.")
     if invitation.status == "pending" and not invitation_inviter_can_still_invite(invitation):
         raise ValidationError(VOID_MESSAGE)
+    if invitation.status == "revoked":  # no join button for a link that cannot join
+        raise ValidationError("This invitation was revoked. Ask for a new one.")
     return invitation
 
 

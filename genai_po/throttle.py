@@ -83,9 +83,10 @@ def signin_attempt(*, email: str, ip: str | None) -> str | None:
     if reason:
         return reason
     window = settings.LOGIN_LOCKOUT_SECONDS
+    # The count is not reset when the lock is set: an attempt in flight must not find it
+    # at zero again (both expire with the window).
     if _bump(_pair_key("fail", email, ip), window) > settings.LOGIN_FAILURE_LIMIT:
         cache.set(_pair_key("locked", email, ip), 1, timeout=window)
-        cache.delete(_pair_key("fail", email, ip))
         return signin_blocked_reason(email=email, ip=ip)
     return None
 
@@ -95,7 +96,6 @@ def signin_failed(*, email: str, ip: str | None) -> None:
     window = settings.LOGIN_LOCKOUT_SECONDS
     if (cache.get(_pair_key("fail", email, ip)) or 0) >= settings.LOGIN_FAILURE_LIMIT:
         cache.set(_pair_key("locked", email, ip), 1, timeout=window)
-        cache.delete(_pair_key("fail", email, ip))
     failures = _bump(_account_key("fail", email), window)
     beyond = failures - settings.LOGIN_ACCOUNT_FAILURE_LIMIT
     if beyond >= 0:

@@ -5,7 +5,7 @@ import json
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from genai_po.audit import audit_created_at
+from genai_po.audit import audit_created_at, chain_head_of
 from genai_po.base_views import OrgView
 from genai_po.csv_export import csv_response, safe_cell
 from genai_po.forms import AuditFilterForm
@@ -54,6 +54,7 @@ class AuditListView(OrgView):
                 "filtered": bool(form.is_bound and any(form.data.get(f) for f in form.fields)),
                 "choices": audit_filter_choices(organization=request.organization),
                 "query": query.urlencode(),
+                "head": chain_head_of(request.organization),
             },
         )
 

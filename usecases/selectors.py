@@ -1,6 +1,7 @@
 """Reads of the use-case area, organization first."""
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, When
@@ -70,9 +71,11 @@ def use_cases_filtered(
     if risk_tier:
         use_cases = use_cases.filter(risk_tier=risk_tier)
     if q:
-        use_cases = use_cases.filter(
-            Q(title__icontains=q) | Q(problem__icontains=q) | Q(department__icontains=q)
-        )
+        match = Q(title__icontains=q) | Q(problem__icontains=q) | Q(department__icontains=q)
+        key = re.fullmatch(r"UC-(\d{1,9})", q.strip().upper())
+        if key:  # the key the list shows finds its use case
+            match |= Q(number=int(key.group(1)))
+        use_cases = use_cases.filter(match)
     use_cases = use_cases.annotate(rank=rank_expression(organization))
     return use_cases.order_by(*SORTS.get(sort, SORTS["rank"]))
 

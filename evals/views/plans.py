@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -126,6 +127,7 @@ def plan_context(request, plan: EvalPlan, **extra) -> dict:
     points = selectors.trend_points(plan)
     return {
         "plan": plan,
+        "site_url": settings.SITE_URL,
         "use_case": plan.use_case,
         "page": page,
         "q": q,

@@ -332,6 +332,9 @@ def test_a_new_plan_starts_with_the_prds_forbidden_phrases(po_client, org_a, use
 
 def test_the_plan_page_gives_the_ready_to_copy_ci_command(po_client, org_a, plan_a):
     page = po_client.get(url("plan_detail", org_a, plan_a.pk)).content.decode()
-    command = f"genai-po eval run --plan {plan_a.pk} --wait --junit eval-results.xml"
+    command = (
+        "GENAI_PO_URL=http://127.0.0.1:8000 GENAI_PO_TOKEN=$GENAI_PO_TOKEN "
+        f"genai-po eval run --plan {plan_a.pk} --wait --junit eval-results.xml"
+    )
     assert f'<code id="ci-command">{command}</code>' in page
     assert 'data-copy-target="ci-command"' in page

@@ -54,7 +54,7 @@ class UseCaseListView(OrgView):
             "statuses": UseCaseStatus.choices,
             "owners": member_choices(request.organization)[1:],
             "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
-            "any_filter": any(params.get(k) for k in ("stage", "owner", "status", "q")),
+            "any_filter": any(params.get(k) for k in ("stage", "owner", "status", "q", "archived")),
         }, partial="results")  # fmt: skip
 
 

@@ -35,6 +35,8 @@ class Command(BaseCommand):
             )
         if expect:
             problem = audit_head_check(organization=organization, digest=expect)
+            if problem and problem.startswith("the expected head must be"):
+                raise CommandError(f"--expect {expect.strip()!r} is not a head: {problem}.")
             if problem:
                 raise CommandError(f"BROKEN: the audit chain of {org} does not hold: {problem}.")
         checked = f"; the exported head {expect.strip()} still holds" if expect else ""
