@@ -1,3 +1,5 @@
+import os
+
 from django.apps import AppConfig
 
 
@@ -18,6 +20,7 @@ class ContextConfig(AppConfig):
             HOME_PANELS,
             Panel,
             register_demo_seeder,
+            register_embedded_process,
             register_periodic_task,
             register_role_home,
         )
@@ -42,3 +45,10 @@ class ContextConfig(AppConfig):
         register_demo_seeder("context.demo.seed_context")
         register_published_knowledge(agent_items)
         register_role_home(Role.SME, "inbox")
+        # Published knowledge as an MCP tool, beside the web app (embedded mode).
+        mcp_port = os.environ.get("GENAI_PO_MCP_PORT", "8001")
+        register_embedded_process(
+            "mcp",
+            lambda python: [python, "manage.py", "serve_mcp", "--port", mcp_port],
+            banner=f"MCP tool search_knowledge (streamable HTTP): http://127.0.0.1:{mcp_port}/mcp",
+        )

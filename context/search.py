@@ -151,3 +151,9 @@ def _fetch(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def release_connection() -> None:
+    """Close this thread's database connection: for threads outside Django's request cycle
+    (the MCP server's), which would otherwise keep one open per thread."""
+    connection.close()

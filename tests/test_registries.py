@@ -66,7 +66,7 @@ def test_panels_seeders_and_processes_are_registered_by_their_areas():
         "context.demo.seed_context",
     ]  # fmt: skip
     names = [name for name, _ in processes()]
-    assert names == ["worker", "agent", "web"]
+    assert names == ["worker", "agent", "mcp", "web"]
     agent = dict(processes())["agent"]
     assert agent[1:4] == ["-m", "evals.reference_agent", "--port"]
     # It answers from the published knowledge, through the knowledge search API.

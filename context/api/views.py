@@ -378,7 +378,10 @@ class KnowledgeSearchView(APIView):
         params.is_valid(raise_exception=True)
         use_case_id = None
         if ref := params.validated_data.get("use_case"):
-            use_case_id = _use_case_id(organization, ref)
+            try:
+                use_case_id = use_case_id_of(organization, ref)
+            except LookupError as exc:
+                raise exceptions.ValidationError({"use_case": [str(exc)]}) from exc
         hits = selectors.knowledge_search(
             organization,
             params.validated_data["q"],
@@ -394,7 +397,8 @@ class KnowledgeSearchView(APIView):
         )
 
 
-def _use_case_id(organization, ref: str) -> int:
+def use_case_id_of(organization, ref: str) -> int:
+    """The id of a use case named by its key (UC-3) or id; LookupError if there is none."""
     ref = ref.strip().upper()
     rows = UseCase.objects.for_org(organization)
     if ref.startswith("UC-") and ref[3:].isdigit() and len(ref) < 15:
@@ -404,7 +408,5 @@ def _use_case_id(organization, ref: str) -> int:
     else:
         found = None
     if found is None:
-        raise exceptions.ValidationError(
-            {"use_case": ["No such use case (give UC-<n> or its id)."]}
-        )
+        raise LookupError("No such use case (give UC-<n> or its id).")
     return found
