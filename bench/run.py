@@ -1,7 +1,9 @@
 """`make bench`: figures for the closing notes, measured in one run.
 
 Portfolio: bench/portfolio.py, server time and SQL queries with 1,000 use cases.
-Evals: bench/evals.py. Embedded burst: bench/embedded_burst.py, 30 run starts at once.
+Evals: bench/evals.py. Context: bench/context.py, publish to verified, knowledge search
+over 10,000 items, the SME inbox with 500 questions, in both modes.
+Embedded burst: bench/embedded_burst.py, 30 run starts at once.
 
 Startup: time from a clean clone to the first page served by `make run`, first run
 (empty virtual environment and an empty uv cache, so every package is downloaded)
@@ -83,5 +85,7 @@ if __name__ == "__main__":
     # embedded SQLite; never the test database).
     subprocess.run([sys.executable, str(REPO / "bench" / "portfolio.py")], check=True)
     subprocess.run([sys.executable, str(REPO / "bench" / "evals.py")], check=True)
+    # The context loop, on the embedded default and on PostgreSQL + Redis.
+    subprocess.run([sys.executable, str(REPO / "bench" / "context.py")], check=False)
     # 30 run starts at once against the embedded mode's web server and SQLite.
     subprocess.run([sys.executable, str(REPO / "bench" / "embedded_burst.py")], check=False)

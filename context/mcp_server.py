@@ -57,7 +57,7 @@ class ApiTokenVerifier:
 
 def _search(organization_id: int, query: str, use_case: str, limit: int) -> dict[str, Any]:
     from context import selectors
-    from context.api.serializers import KnowledgeHitSerializer
+    from context.api.serializers import knowledge_hit_data
     from context.api.views import use_case_id_of
     from genai_po.models import Organization
 
@@ -71,10 +71,7 @@ def _search(organization_id: int, query: str, use_case: str, limit: int) -> dict
         return {"query": query, "count": 0, "results": [], "error": str(exc)}
     hits = selectors.knowledge_search(organization, query, use_case_id=use_case_id,
                                       limit=max(1, min(int(limit), MAX_RESULTS)))  # fmt: skip
-    results = []
-    for hit in hits:
-        hit.item.score = hit.score
-        results.append(dict(KnowledgeHitSerializer(hit.item).data))
+    results = [knowledge_hit_data(hit.item, hit.score) for hit in hits]
     return {"query": query, "count": len(results), "results": results}
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 MAX_TERMS = 16
+CANDIDATES = 5  # PostgreSQL re-ranks this many times the asked number on the whole text
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words that say nothing about a question's topic ("how", "can", "my"): left out of the
 # query so they do not match every row. English only, like the PostgreSQL configuration.
@@ -79,21 +80,49 @@ def knowledge_matches(
         )
         params = [use_case_id, organization_id]
     if _is_postgres():
-        # Each term as a prefix-free lexeme of the English configuration, ORed.
-        sql = (
-            "SELECT k.id, ts_rank_cd(k.search_vector, q.query, 32) AS rank"
-            " FROM context_knowledgeitem k,"
-            " (SELECT to_tsquery('english', %s) AS query) q"
-            " WHERE k.organization_id = %s AND k.status = 'published'"
-            " AND k.search_vector @@ q.query"
-            + use_case_filter
-            + " ORDER BY rank DESC, k.id DESC LIMIT %s"
-        )
+        # Each term as a lexeme of the English configuration, ORed. Ranking every item that
+        # shares a common word ("order") is what costs: the first pass ranks the items whose
+        # title or question match (a small vector), the whole text only when they are too
+        # few. Title and question weigh most anyway, so the best items are among them.
         query = " | ".join(f"'{term}'" for term in terms)
-        rows = _fetch(sql, [query, organization_id, *params, limit])
+        rows = []
+        for head in (True, False):
+            # First the items whose title or question match: ranked on that small vector to
+            # keep the best few dozen, then those ranked on the whole text. Only when they
+            # are too few, the same over the whole text.
+            column = "search_head" if head else "search_vector"
+            sql = (
+                "SELECT id, ts_rank_cd(search_vector, query, 32) AS rank FROM ("
+                f" SELECT k.id, k.search_vector, q.query FROM context_knowledgeitem k,"
+                " (SELECT to_tsquery('english', %s) AS query) q"
+                " WHERE k.organization_id = %s AND k.status = 'published'"
+                f" AND k.{column} @@ q.query"
+                + use_case_filter
+                + f" ORDER BY ts_rank(k.{column}, q.query) DESC, k.id DESC LIMIT %s"
+                ") candidates ORDER BY rank DESC, id DESC LIMIT %s"
+            )
+            found = _fetch(sql, [query, organization_id, *params, limit * CANDIDATES, limit])
+            seen = {row[0] for row in rows}
+            rows += [row for row in found if row[0] not in seen][: limit - len(rows)]
+            if len(rows) >= limit:
+                break
         return [Match(id=row[0], score=_unit(row[1])) for row in rows if row[1] > 0]
+    if use_case_id is None:
+        # The organization and "published" are terms of the FTS5 query (the `scope` column):
+        # no join, FTS5 ranks only this organization's published items.
+        sql = (
+            "SELECT rowid, bm25(context_knowledge_fts, 4.0, 4.0, 1.0, 0.0) AS rank"
+            " FROM context_knowledge_fts WHERE context_knowledge_fts MATCH %s"
+            " ORDER BY rank, rowid DESC LIMIT %s"
+        )
+        match = (
+            f'scope:"o{int(organization_id)}" AND scope:"published" AND '
+            f"({{title question body}} : ({_fts5_query(terms)}))"
+        )
+        rows = _fetch(sql, [match, limit])
+        return [Match(id=row[0], score=_unit(-row[1])) for row in rows]
     sql = (
-        "SELECT k.id, bm25(context_knowledge_fts, 4.0, 4.0, 1.0) AS rank"
+        "SELECT k.id, bm25(context_knowledge_fts, 4.0, 4.0, 1.0, 0.0) AS rank"
         " FROM context_knowledge_fts JOIN context_knowledgeitem k"
         " ON k.id = context_knowledge_fts.rowid"
         " WHERE context_knowledge_fts MATCH %s"
@@ -101,7 +130,8 @@ def knowledge_matches(
         + use_case_filter
         + " ORDER BY rank, k.id DESC LIMIT %s"
     )
-    rows = _fetch(sql, [_fts5_query(terms), organization_id, *params, limit])
+    match = f"{{title question body}} : ({_fts5_query(terms)})"
+    rows = _fetch(sql, [match, organization_id, *params, limit])
     return [Match(id=row[0], score=_unit(-row[1])) for row in rows]
 
 

@@ -27,6 +27,7 @@ from context.api.serializers import (
     SourceListFilterSerializer,
     SourceSerializer,
     SourceWriteSerializer,
+    knowledge_hit_data,
 )
 from context.models import (
     OPEN_GAP_STATUSES,
@@ -388,10 +389,7 @@ class KnowledgeSearchView(APIView):
             use_case_id=use_case_id,
             limit=params.validated_data["limit"],
         )
-        results = []
-        for hit in hits:
-            hit.item.score = hit.score
-            results.append(KnowledgeHitSerializer(hit.item).data)
+        results = [knowledge_hit_data(hit.item, hit.score) for hit in hits]
         return Response(
             {"query": params.validated_data["q"], "count": len(results), "results": results}
         )

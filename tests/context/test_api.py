@@ -131,3 +131,23 @@ def test_a_bad_route_or_status_is_a_400_that_changes_nothing(org_a, token_factor
     wont = api(raw).post(f"/api/v1/gaps/{number}/status/", {"status": "wont_fix"}, format="json")
     assert wont.status_code == 400
     assert ContextGap.objects.for_org(org_a).get(number=number).status == "open"
+
+
+def test_the_hand_written_search_result_is_what_the_schema_serializer_gives(org_a):
+    from context.api.serializers import KnowledgeHitSerializer, knowledge_hit_data
+    from context.selectors import knowledge_search
+    from tests.factories.context import make_source
+
+    source = make_source(org_a)
+    item = make_knowledge(
+        org_a,
+        title="Gift card refunds",
+        question="gift card refund",
+        body="Refundable within 14 days.",
+        use_case=UseCaseFactory(organization=org_a),
+    )
+    version = item.current
+    version.citation_links.create(organization=org_a, source=source)
+    (hit,) = knowledge_search(org_a, "gift card refund")
+    hit.item.score = hit.score
+    assert knowledge_hit_data(hit.item, hit.score) == KnowledgeHitSerializer(hit.item).data
