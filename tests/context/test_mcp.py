@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
 import pytest
@@ -39,6 +40,13 @@ def mcp_url():
     thread.join(timeout=10)
 
 
+def _run(coroutine):
+    """asyncio.run in a thread of its own: the browser tests leave an event loop running in
+    the main thread of the test session."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=60)
+
+
 async def _call(url: str, raw: str | None, query: str) -> tuple[list[str], dict]:
     headers = {"Authorization": f"Bearer {raw}"} if raw else {}
     async with (
@@ -68,7 +76,7 @@ def test_the_tool_finds_published_knowledge_of_the_tokens_org_only(
     make_knowledge(org_b, title="B gift cards", question="gift card refund", body="30 days.")
     _, raw = token_factory(org_a, scopes=["knowledge:read"])
 
-    names, found = asyncio.run(_call(mcp_url, raw, "Can I refund a gift card?"))
+    names, found = _run(_call(mcp_url, raw, "Can I refund a gift card?"))
 
     assert names == ["search_knowledge"]
     assert [r["key"] for r in found["results"]] == [gift.key]
