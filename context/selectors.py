@@ -42,15 +42,17 @@ SIMILAR_MIN = 0.4  # Dice coefficient of content words, above which a gap is "si
 def sources_of(
     organization,
     *,
+    rows=None,
     use_case=None,
     freshness: str = "",
     approval: str = "",
     source_type: str = "",
     q: str = "",
 ):
-    """The inventory, stale first, then due, then by name; filterable."""
+    """The inventory, stale first, then due, then by name; filterable (`use_case`: a use
+    case or its id; `rows`: the organization's sources to start from, e.g. an API view's)."""
     rows = (
-        ContextSource.objects.for_org(organization)
+        (rows if rows is not None else ContextSource.objects.for_org(organization))
         .select_related("owner", "steward", "last_verified_by", "approved_by")
         .prefetch_related("use_case_links__use_case", "sme_links__user")
         .annotate(
@@ -64,7 +66,9 @@ def sources_of(
         .order_by("staleness", "name", "pk")
     )
     if use_case is not None:
-        linked = SourceUseCase.objects.for_org(organization).filter(use_case=use_case)
+        linked = SourceUseCase.objects.for_org(organization).filter(
+            use_case_id=getattr(use_case, "pk", use_case)
+        )
         rows = rows.filter(pk__in=linked.values("source_id"))
     if freshness:
         rows = rows.filter(freshness=freshness)
@@ -92,21 +96,26 @@ def freshness_counts(organization) -> dict[str, int]:
 def gaps_of(
     organization,
     *,
+    rows=None,
     status: str = "",
     use_case=None,
     assigned_to=None,
     q: str = "",
     open_only: bool = False,
 ):
-    rows = ContextGap.objects.for_org(organization).select_related("assigned_to", "knowledge")
+    """Gaps, highest impact first; filterable (`use_case`, `assigned_to`: objects or ids;
+    `rows`: the organization's gaps to start from)."""
+    rows = (rows if rows is not None else ContextGap.objects.for_org(organization)).select_related(
+        "assigned_to", "knowledge"
+    )
     if status:
         rows = rows.filter(status=status)
     elif open_only:
         rows = rows.filter(status__in=OPEN_GAP_STATUSES)
     if use_case is not None:
-        rows = rows.filter(use_case_links__use_case=use_case)
+        rows = rows.filter(use_case_links__use_case_id=getattr(use_case, "pk", use_case))
     if assigned_to is not None:
-        rows = rows.filter(assigned_to=assigned_to)
+        rows = rows.filter(assigned_to_id=getattr(assigned_to, "pk", assigned_to))
     if q:
         rows = rows.filter(question__icontains=q)
     return rows.order_by("-impact", "due_at", "-pk")

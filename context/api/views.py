@@ -30,7 +30,6 @@ from context.api.serializers import (
     knowledge_hit_data,
 )
 from context.models import (
-    OPEN_GAP_STATUSES,
     ContextGap,
     ContextSource,
     KnowledgeCitation,
@@ -47,6 +46,13 @@ from usecases.models import Requirement, UseCase
 
 def _query(request) -> dict:
     return {key: request.query_params.get(key) for key in request.query_params}
+
+
+def _filters(serializer_class, request) -> dict:
+    """A list's query parameters, checked by its filter serializer (400 otherwise)."""
+    filters = serializer_class(data=_query(request))
+    filters.is_valid(raise_exception=True)
+    return dict(filters.validated_data)
 
 
 def _invalid(exc: DjangoValidationError):
@@ -94,24 +100,19 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedV
     filters: dict = {}
 
     def scope_queryset(self, queryset):
-        queryset = queryset.select_related("owner", "steward", "approved_by", "last_verified_by")
-        queryset = queryset.prefetch_related("use_case_links__use_case", "sme_links__user")
         f = self.filters
-        if f.get("freshness"):
-            queryset = queryset.filter(freshness=f["freshness"])
-        if f.get("approval_status"):
-            queryset = queryset.filter(approval_status=f["approval_status"])
-        if f.get("source_type"):
-            queryset = queryset.filter(source_type=f["source_type"])
-        if f.get("use_case"):
-            queryset = queryset.filter(use_case_links__use_case_id=f["use_case"])
-        return queryset.order_by("name", "pk")
+        return selectors.sources_of(
+            self.request.organization,
+            rows=queryset,
+            use_case=f.get("use_case"),
+            freshness=f.get("freshness", ""),
+            approval=f.get("approval_status", ""),
+            source_type=f.get("source_type", ""),
+        ).order_by("name", "pk")
 
     @extend_schema(parameters=[SourceListFilterSerializer])
     def list(self, request, *args, **kwargs):
-        filters = SourceListFilterSerializer(data=_query(request))
-        filters.is_valid(raise_exception=True)
-        self.filters = dict(filters.validated_data)
+        self.filters = _filters(SourceListFilterSerializer, request)
         return super().list(request, *args, **kwargs)
 
     def _write(self, payload: dict) -> tuple[dict, dict]:
@@ -184,24 +185,25 @@ class GapViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedView
     filters: dict = {}
 
     def scope_queryset(self, queryset):
-        queryset = queryset.select_related("assigned_to", "backup", "knowledge", "duplicate_of")
-        queryset = queryset.prefetch_related("tag_links__tag", "use_case_links__use_case")
         f = self.filters
-        if f.get("status") == "open":
-            queryset = queryset.filter(status__in=OPEN_GAP_STATUSES)
-        elif f.get("status"):
-            queryset = queryset.filter(status=f["status"])
-        if f.get("use_case"):
-            queryset = queryset.filter(use_case_links__use_case_id=f["use_case"])
-        if f.get("assigned_to"):
-            queryset = queryset.filter(assigned_to_id=f["assigned_to"])
-        return queryset.order_by("-impact", "-number")
+        status_ = f.get("status", "")
+        return (
+            selectors.gaps_of(
+                self.request.organization,
+                rows=queryset,
+                status="" if status_ == "open" else status_,
+                open_only=status_ == "open",
+                use_case=f.get("use_case"),
+                assigned_to=f.get("assigned_to"),
+            )
+            .select_related("backup", "duplicate_of")
+            .prefetch_related("tag_links__tag", "use_case_links__use_case")
+            .order_by("-impact", "-number")
+        )
 
     @extend_schema(parameters=[GapListFilterSerializer])
     def list(self, request, *args, **kwargs):
-        filters = GapListFilterSerializer(data=_query(request))
-        filters.is_valid(raise_exception=True)
-        self.filters = dict(filters.validated_data)
+        self.filters = _filters(GapListFilterSerializer, request)
         return super().list(request, *args, **kwargs)
 
     def _links(self, payload: dict) -> dict:
