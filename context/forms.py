@@ -22,7 +22,7 @@ from context.models import (
 )
 from context.services.gaps import MANUAL_STATUSES
 from context.services.smes import ANSWERING_ROLES
-from genai_po.forms import TextLimitsMixin
+from genai_po.forms import BoundedModelMultipleChoiceField, TextLimitsMixin
 from genai_po.models import Membership, User
 from usecases.models import Requirement, UseCase
 
@@ -32,7 +32,7 @@ class MemberChoiceField(forms.ModelChoiceField):
         return obj.display_name
 
 
-class MemberMultipleChoiceField(forms.ModelMultipleChoiceField):
+class MemberMultipleChoiceField(BoundedModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return obj.display_name
 
@@ -49,7 +49,14 @@ def use_case_choices(organization):
     return UseCase.objects.for_org(organization).filter(archived_at__isnull=True).order_by("number")
 
 
-class UseCaseChoices(forms.ModelMultipleChoiceField):
+class CitationChoices(BoundedModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        if obj.freshness == "stale":
+            return f"{obj.name} (stale: its review is overdue)"
+        return obj.name
+
+
+class UseCaseChoices(BoundedModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.key} {obj.title}"
 
@@ -99,7 +106,10 @@ class GapForm(TextLimitsMixin, forms.Form):
         help_text="The question the AI could not answer, as a user asks it.",
     )
     detected_by = forms.ChoiceField(
-        choices=DetectedBy.choices, initial=DetectedBy.MANUAL, label="Found by"
+        choices=[c for c in DetectedBy.choices if c[0] != DetectedBy.EVAL_FAILURE],
+        initial=DetectedBy.MANUAL,
+        label="Found by",
+        help_text="Eval failures open gaps from the run page, by triage.",
     )
     severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM)
     priority = forms.ChoiceField(
@@ -113,7 +123,7 @@ class GapForm(TextLimitsMixin, forms.Form):
     use_cases = UseCaseChoices(
         queryset=UseCase.objects.none(), required=False, label="Affected use cases"
     )
-    requirements = forms.ModelMultipleChoiceField(
+    requirements = BoundedModelMultipleChoiceField(
         queryset=Requirement.objects.none(), required=False, label="Affected requirements"
     )
 
@@ -151,10 +161,20 @@ class RouteForm(forms.Form):
 class GapStatusForm(TextLimitsMixin, forms.Form):
     limits_model = ContextGap
 
-    status = forms.ChoiceField(choices=[(s, GapStatus(s).label) for s in MANUAL_STATUSES])
-    resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Choose…"), *((s, GapStatus(s).label) for s in MANUAL_STATUSES)]
+    )
+    resolution = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Required for won't fix.",
+    )
     duplicate_of = forms.IntegerField(
-        required=False, min_value=1, max_value=2**31, label="Duplicate of GAP-"
+        required=False,
+        min_value=1,
+        max_value=2**31,
+        label="Duplicate of (its GAP number)",
+        help_text="For a duplicate: e.g. 3 for GAP-3.",
     )
 
 
@@ -173,11 +193,16 @@ class AnswerForm(TextLimitsMixin, forms.Form):
     scope = forms.CharField(
         required=False, help_text="When it applies: product, region, segment, dates."
     )
-    confidence = forms.ChoiceField(choices=Confidence.choices, initial=Confidence.HIGH)
-    citations = forms.ModelMultipleChoiceField(
+    confidence = forms.ChoiceField(
+        choices=Confidence.choices,
+        initial=Confidence.MEDIUM,
+        help_text="High: stated by the source of record. Low: your best judgment.",
+    )
+    citations = CitationChoices(
         queryset=ContextSource.objects.none(),
         required=False,
-        help_text="Approved sources it rests on.",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Approved sources it rests on. A stale one is marked: check it first.",
     )
     use_cases = UseCaseChoices(
         queryset=UseCase.objects.none(),
@@ -191,8 +216,7 @@ class AnswerForm(TextLimitsMixin, forms.Form):
             approval_status__in=USABLE_APPROVALS
         )
         self.fields["use_cases"].queryset = use_case_choices(organization)
-        for name in ("citations", "use_cases"):
-            self.fields[name].widget.attrs["size"] = "4"
+        self.fields["use_cases"].widget.attrs["size"] = "4"
 
     def service_data(self) -> dict:
         return {
@@ -218,7 +242,10 @@ class ReviewForm(TextLimitsMixin, forms.Form):
 
 
 class RetireForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=300)
+    reason = forms.CharField(
+        max_length=300,
+        help_text="Required. The gaps it answered open again, and the AI stops retrieving it.",
+    )
 
 
 class SmeProfileForm(forms.Form):

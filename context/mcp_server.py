@@ -69,8 +69,14 @@ def _search(organization_id: int, query: str, use_case: str, limit: int) -> dict
         use_case_id = use_case_id_of(organization, use_case) if use_case else None
     except LookupError as exc:
         return {"query": query, "count": 0, "results": [], "error": str(exc)}
-    hits = selectors.knowledge_search(organization, query, use_case_id=use_case_id,
-                                      limit=max(1, min(int(limit), MAX_RESULTS)))  # fmt: skip
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RESULTS:
+        return {
+            "query": query,
+            "count": 0,
+            "results": [],
+            "error": f"limit is a whole number from 1 to {MAX_RESULTS}.",
+        }
+    hits = selectors.knowledge_search(organization, query, use_case_id=use_case_id, limit=limit)
     results = [knowledge_hit_data(hit.item, hit.score) for hit in hits]
     return {"query": query, "count": len(results), "results": results}
 
@@ -123,7 +129,25 @@ def build_server(public_url: str) -> MCPServer:
 
 
 def asgi_app(public_url: str):
-    """The streamable HTTP app (stateless, JSON answers): one request, one answer."""
-    return build_server(public_url).streamable_http_app(
+    """The streamable HTTP app (stateless, JSON answers): one request, one answer.
+
+    A GET would open a server-to-client event stream that, stateless, can never carry
+    anything and never ends: it is refused (405), as the transport allows."""
+    app = build_server(public_url).streamable_http_app(
         streamable_http_path="/mcp", stateless_http=True, json_response=True
     )
+
+    async def no_event_stream(scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 405,
+                    "headers": [(b"allow", b"POST, DELETE"), (b"content-type", b"text/plain")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"POST JSON-RPC requests to /mcp."})
+            return
+        await app(scope, receive, send)
+
+    return no_event_stream

@@ -466,6 +466,12 @@ class Answer(OrgScopedModel):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def last_review(self):
+        """The newest review (from the prefetched reviews when there are some)."""
+        reviews = list(self.reviews.all())
+        return reviews[-1] if reviews else None
+
 
 class AnswerCitation(OrgScopedModel):
     """An answer cites an approved source."""

@@ -120,7 +120,7 @@ def knowledge_matches(
             f"({{title question body}} : ({_fts5_query(terms)}))"
         )
         rows = _fetch(sql, [match, limit])
-        return [Match(id=row[0], score=_unit(-row[1])) for row in rows]
+        return _fts5_scored(rows, terms)
     sql = (
         "SELECT k.id, bm25(context_knowledge_fts, 4.0, 4.0, 1.0, 0.0) AS rank"
         " FROM context_knowledge_fts JOIN context_knowledgeitem k"
@@ -132,7 +132,33 @@ def knowledge_matches(
     )
     match = f"{{title question body}} : ({_fts5_query(terms)})"
     rows = _fetch(sql, [match, organization_id, *params, limit])
-    return [Match(id=row[0], score=_unit(-row[1])) for row in rows]
+    return _fts5_scored(rows, terms)
+
+
+def _fts5_scored(rows: list[tuple], terms: list[str]) -> list[Match]:
+    """FTS5's order, with a score a person can read. bm25 alone gives a word found in most
+    items almost no weight (its IDF is floored near zero), so a search for "refund" in a
+    refunds knowledge base would score every hit 0.000. The score is half the share of
+    the query's words the item holds (by stem), half bm25's, in (0, 1]."""
+    if not rows:
+        return []
+    marks = ",".join(["%s"] * len(rows))
+    texts = {
+        row[0]: " ".join(part or "" for part in row[1:]).lower()
+        for row in _fetch(
+            "SELECT rowid, title, question, body FROM context_knowledge_fts"
+            f" WHERE rowid IN ({marks})",
+            [row[0] for row in rows],
+        )
+    }
+    stems = [term[:5] if len(term) > 5 else term for term in terms]
+    out = []
+    for rowid, rank in rows:
+        words = set(_WORD.findall(texts.get(rowid, "")))
+        held = sum(1 for stem in stems if any(word.startswith(stem) for word in words))
+        coverage = max(held, 1) / len(stems)
+        out.append(Match(id=rowid, score=round(0.5 * coverage + 0.5 * _unit(-rank), 6)))
+    return sorted(out, key=lambda match: -match.score)  # stable: ties keep FTS5's order
 
 
 def gap_candidates(

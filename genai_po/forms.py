@@ -160,3 +160,22 @@ class TextLimitsMixin:
             if isinstance(field.widget, forms.Textarea):
                 hint = f"At most {limit:,} characters."
                 field.help_text = f"{field.help_text} {hint}" if field.help_text else hint
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple choice of rows whose posted ids beyond 64 bits are an invalid choice, not
+    a database error (SQLite cannot even bind them)."""
+
+    def _check_values(self, value):
+        for pk in value or []:
+            try:
+                number = int(str(pk))
+            except (TypeError, ValueError):
+                continue  # Django reports a non-number itself
+            if not -(2**63) <= number < 2**63:
+                raise ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": str(pk)[:30]},
+                )
+        return super()._check_values(value)

@@ -158,7 +158,11 @@ class GapSerializer(serializers.ModelSerializer):
 
 class GapWriteSerializer(serializers.Serializer):
     question = serializers.CharField(max_length=1000)
-    detected_by = serializers.ChoiceField(choices=DetectedBy.choices, required=False)
+    detected_by = serializers.ChoiceField(
+        choices=[c for c in DetectedBy.choices if c[0] != DetectedBy.EVAL_FAILURE],
+        required=False,
+        help_text="eval_failure is recorded by triaging a failed case (POST .../triage/)",
+    )
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, allow_blank=True)
     tags = serializers.ListField(

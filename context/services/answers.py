@@ -9,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from context.models import (
+    OPEN_GAP_STATUSES,
+    RESOLVED_GAP_STATUSES,
     USABLE_APPROVALS,
     Answer,
     AnswerCitation,
@@ -145,11 +147,23 @@ def answer_submit(
                 .exists()
             ):
                 raise ValidationError(f"An answer to {gap.key} is already in review.")
+        elif knowledge is not None:
+            KnowledgeItem.objects.for_org(org_id).select_for_update().get(pk=knowledge.pk)
+            if (
+                Answer.objects.for_org(org_id)
+                .filter(knowledge=knowledge, gap__isnull=True, status=AnswerStatus.IN_REVIEW)
+                .exists()
+            ):
+                raise ValidationError(
+                    f"A new version of {knowledge.key} is already in review: review it, or "
+                    "revise that one."
+                )
         answer = Answer.objects.create(
             organization_id=org_id,
             gap=gap,
             knowledge=knowledge,
-            author=actor.user,
+            # An answer sent with a token is the token's creator's: they never review it.
+            author=actor.user or (actor.token.created_by if actor.token else None),
             author_label=actor.label,
             status=AnswerStatus.IN_REVIEW,
             **{f: clean[f] for f in ANSWER_FIELDS},
@@ -267,6 +281,14 @@ def answer_review(
                 f"This answer is {answer.get_status_display().lower()}: it is "
                 "not waiting for review."
             )
+        gap = None
+        if answer.gap_id:
+            gap = ContextGap.objects.for_org(org_id).select_for_update().get(pk=answer.gap_id)
+            if decision == ReviewDecision.APPROVE and gap.status in RESOLVED_GAP_STATUSES:
+                raise ValidationError(
+                    f"{gap.key} is {gap.get_status_display().lower()}: reopen it before "
+                    "publishing an answer to it, or reject this answer."
+                )
         review = AnswerReview.objects.create(
             organization_id=org_id,
             answer=answer,
@@ -288,15 +310,13 @@ def answer_review(
             before={"status": AnswerStatus.IN_REVIEW},
             after={"status": answer.status, "decision": decision, "comment": comment[:500]},
         )
-        gap = None
-        if answer.gap_id:
-            gap = ContextGap.objects.for_org(org_id).select_for_update().get(pk=answer.gap_id)
+        if gap is not None:
             label = ReviewDecision(decision).label
             gap_event(
                 gap,
                 kind=GapEventKind.REVIEWED,
                 actor=actor,
-                text=f"{label}{f': {comment[:300]}' if comment else ''}.",
+                text=f"{label}{f': {comment[:300]}' if comment else ''}".rstrip(".") + ".",
             )
         if decision == ReviewDecision.APPROVE:
             item = knowledge_publish(actor=actor, answer=answer, review_by=review_by)
@@ -304,7 +324,7 @@ def answer_review(
                 from context.services.verification import gap_publish
 
                 gap_publish(actor=actor, gap=gap, item=item)
-        elif gap is not None:
+        elif gap is not None and gap.status in OPEN_GAP_STATUSES:  # a closed gap stays closed
             before = gap.status
             gap.status = GapStatus.ROUTED if gap.assigned_to_id else GapStatus.OPEN
             gap.save(update_fields=["status", "updated_at"])

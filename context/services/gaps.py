@@ -138,6 +138,11 @@ def gap_create(
 ) -> ContextGap:
     """Record a gap by hand (or from an incident, feedback, an SME)."""
     actor.require(Action.ANSWER_SME)  # SMEs and product owners
+    if detected_by == DetectedBy.EVAL_FAILURE:
+        raise ValidationError(
+            {"detected_by": "An eval failure is recorded by triaging the failed case on its "
+             "run, with the failure as evidence."}
+        )  # fmt: skip
     org_id = actor.organization.pk
     clean = _clean(
         org_id,
@@ -145,7 +150,7 @@ def gap_create(
             "question": question,
             "detected_by": detected_by,
             "severity": severity,
-            "tags": list(tags),
+            "tags": tags if isinstance(tags, str) else list(tags),
             "use_cases": list(use_cases),
             "requirements": list(requirements),
             "priority": priority,
@@ -347,7 +352,18 @@ def gap_set_status(
     if status == GapStatus.WONT_FIX and not resolution:
         raise ValidationError({"resolution": "Say why this gap will not be fixed."})
     with transaction.atomic():
-        gap = ContextGap.objects.for_org(gap.organization_id).select_for_update().get(pk=gap.pk)
+        rows = ContextGap.objects.for_org(gap.organization_id)
+        if status == GapStatus.DUPLICATE:  # both locked, in one order: no deadlock, no cycle
+            locked = {
+                g.pk: g
+                for g in rows.select_for_update()
+                .filter(pk__in=[gap.pk, duplicate_of.pk])
+                .order_by("pk")
+            }
+            gap, duplicate_of = locked[gap.pk], locked[duplicate_of.pk]
+            _check_merge_target(duplicate_of)
+        else:
+            gap = rows.select_for_update().get(pk=gap.pk)
         before = {"status": gap.status, "duplicate_of": gap.duplicate_of_id}
         if gap.status == status:
             return gap
@@ -363,15 +379,21 @@ def gap_set_status(
             gap.closed_at = now
         gap.save()
         if status == GapStatus.DUPLICATE:
+            # Its own duplicates now point at the gap it duplicates: no chains.
+            rows.filter(duplicate_of=gap).update(duplicate_of=duplicate_of)
             _merge_evidence(gap, duplicate_of)
+            gap_event(
+                duplicate_of,
+                kind=GapEventKind.STATUS,
+                actor=actor,
+                text=f"{gap.key} merged in as a duplicate, with its evidence.",
+            )
         label = gap.get_status_display()
-        gap_event(
-            gap,
-            kind=GapEventKind.STATUS,
-            actor=actor,
-            text=f"{label}{f' of {duplicate_of.key}' if gap.duplicate_of else ''}"
-            f"{f': {resolution[:300]}' if resolution else ''}.",
+        text = (
+            f"{label}{f' of {duplicate_of.key}' if gap.duplicate_of else ''}"
+            f"{f': {resolution[:300]}' if resolution else ''}"
         )
+        gap_event(gap, kind=GapEventKind.STATUS, actor=actor, text=text.rstrip(".") + ".")
         audit_record(
             actor=actor,
             action="context_gap.status",
@@ -384,6 +406,22 @@ def gap_set_status(
             },
         )
     return gap
+
+
+def _check_merge_target(target: ContextGap) -> None:
+    """A gap merges into one still being worked on (read under its lock)."""
+    if target.status == GapStatus.DUPLICATE:
+        raise ValidationError(
+            {"duplicate_of": f"{target.key} is itself a duplicate: choose the gap it duplicates."}
+        )
+    if target.status in (GapStatus.VERIFIED, GapStatus.CLOSED, GapStatus.WONT_FIX):
+        raise ValidationError(
+            {
+                "duplicate_of": f"{target.key} is {target.get_status_display().lower()}: its "
+                "answer did not cover this failure, so this gap stands on its own. Answer it, "
+                "or reuse the knowledge with “Answer with KB-…”."
+            }
+        )
 
 
 def _merge_evidence(gap: ContextGap, into: ContextGap) -> None:

@@ -12,6 +12,9 @@ from django.utils import timezone
 from context.models import (
     Answer,
     AnswerStatus,
+    ContextGap,
+    GapEventKind,
+    GapStatus,
     KnowledgeCitation,
     KnowledgeItem,
     KnowledgeStatus,
@@ -105,10 +108,15 @@ def knowledge_publish(*, actor: Actor, answer: Answer, review_by=None) -> Knowle
 
 
 def knowledge_retire(*, actor: Actor, item: KnowledgeItem, reason: str = "") -> KnowledgeItem:
-    """Take an item out of search (its versions stay, for the record)."""
+    """Take an item out of search (its versions stay, for the record). The gaps it
+    answered are open again: the AI no longer has that knowledge."""
     actor.require(Action.ANSWER_SME)  # SMEs and product owners
     actor.require_same_org(item)
-    reason = " ".join((reason or "").split())[:300]
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": "Say why it is retired: the gaps it answered reopen."})
+    if len(reason) > 300:
+        raise ValidationError({"reason": "Keep the reason under 300 characters."})
     with transaction.atomic():
         item = (
             KnowledgeItem.objects.for_org(item.organization_id).select_for_update().get(pk=item.pk)
@@ -117,11 +125,45 @@ def knowledge_retire(*, actor: Actor, item: KnowledgeItem, reason: str = "") -> 
             return item
         item.status, item.retired_at = KnowledgeStatus.RETIRED, timezone.now()
         item.save(update_fields=["status", "retired_at", "updated_at"])
+        reopened = _reopen_gaps_of(actor, item, reason)
         audit_record(
             actor=actor,
             action="knowledge.retire",
             obj=item,
             before={"status": KnowledgeStatus.PUBLISHED},
-            after={"status": item.status, "reason": reason},
+            after={"status": item.status, "reason": reason, "reopened": reopened},
         )
     return item
+
+
+def _reopen_gaps_of(actor: Actor, item: KnowledgeItem, reason: str) -> list[str]:
+    """The gaps this item answered (published or verified) go back to their SME, or open."""
+    from context.services.common import gap_event
+
+    org_id = item.organization_id
+    gaps = list(
+        ContextGap.objects.for_org(org_id)
+        .select_for_update()
+        .filter(knowledge=item, status__in=(GapStatus.PUBLISHED, GapStatus.VERIFIED))
+        .order_by("pk")
+    )
+    for gap in gaps:
+        before = gap.status
+        gap.status = GapStatus.ROUTED if gap.assigned_to_id else GapStatus.OPEN
+        gap.knowledge = None
+        gap.closed_at = None
+        gap.save(update_fields=["status", "knowledge", "closed_at", "updated_at"])
+        gap_event(
+            gap,
+            kind=GapEventKind.STATUS,
+            actor=actor,
+            text=f"{item.key} was retired ({reason[:200].rstrip('.')}): the gap is open again.",
+        )
+        audit_record(
+            actor=actor,
+            action="context_gap.reopened",
+            obj=gap,
+            before={"status": before, "knowledge": item.pk},
+            after={"status": gap.status, "knowledge": None},
+        )
+    return [gap.key for gap in gaps]

@@ -33,14 +33,14 @@ class GapListView(OrgView):
     def get(self, request):
         params = request.GET
         org = request.organization
-        status = params.get("status", "open")
+        status = params.get("status", "waiting")
         use_case = None
         if number := inputs.id_or_none(params.get("use_case", "")):
             use_case = UseCase.objects.for_org(org).filter(number=number).first()
         rows = selectors.gaps_of(
             org,
             status=status if status in GapStatus.values else "",
-            open_only=status == "open",
+            open_only=status == "waiting",
             use_case=use_case,
             q=params.get("q", "").strip()[:100],
         )
@@ -63,7 +63,7 @@ class GapListView(OrgView):
                 .filter(archived_at__isnull=True)
                 .order_by("number"),
                 "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
-                "any_filter": any(params.get(k) for k in ("use_case", "q")) or status != "open",
+                "any_filter": any(params.get(k) for k in ("use_case", "q")) or status != "waiting",
             },
             partial="results",
         )
@@ -191,7 +191,7 @@ class GapDetailView(OrgView):
                 "suggestions": suggestions,
                 "route_form": RouteForm(organization=org),
                 "route": services.route_for(gap) if gap.status == GapStatus.OPEN else None,
-                "status_form": GapStatusForm(initial={"status": GapStatus.CLOSED}),
+                "status_form": GapStatusForm(),
                 "use_form": KnowledgeUseForm(organization=org),
                 "can_edit": role_can(role, Action.EDIT_PRODUCT),
                 "can_route": role_can(role, Action.EDIT_PRODUCT)
@@ -259,7 +259,11 @@ class GapStatusView(OrgView):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            messages.success(request, f"{gap.key} is {gap.get_status_display().lower()}.")
+            if gap.duplicate_of_id:
+                text = f"{gap.key} is a duplicate of {gap.duplicate_of.key}: its evidence is there."
+            else:
+                text = f"{gap.key} is {gap.get_status_display().lower()}."
+            messages.success(request, text)
         return redirect("gap_detail", request.organization.slug, gap.number)
 
 

@@ -35,6 +35,12 @@ class InboxView(OrgView):
             .select_related("gap", "knowledge")
             .prefetch_related("reviews")
         )
+        mine_in_review = list(
+            Answer.objects.for_org(org)
+            .filter(author=request.user, status=AnswerStatus.IN_REVIEW)
+            .select_related("gap", "knowledge")
+            .order_by("-created_at")[:50]
+        )
         return render_page(
             request,
             "context/inbox.html",
@@ -42,6 +48,7 @@ class InboxView(OrgView):
                 "page": page,
                 "query": "",
                 "returned": returned,
+                "mine_in_review": mine_in_review,
                 "reviews": list(selectors.reviews_waiting(org, request.user)[:100]),
             },
         )

@@ -153,6 +153,14 @@ class KnowledgeRetireView(OrgView):
     def post(self, request, item):
         form = RetireForm(request.POST)
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
-        item = services.knowledge_retire(actor=request.actor, item=item, reason=reason)
-        messages.success(request, f"{item.key} is retired: the AI no longer retrieves it.")
+        try:
+            item = services.knowledge_retire(actor=request.actor, item=item, reason=reason)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"{item.key} is retired: the AI no longer retrieves it, and the gaps it "
+                "answered are open again.",
+            )
         return redirect("knowledge_detail", request.organization.slug, item.number)

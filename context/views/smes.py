@@ -4,6 +4,7 @@ organization's answer SLA."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from context import services
 from context.forms import ContextSettingsForm, SmeProfileForm
@@ -103,7 +104,12 @@ class SmeEditView(OrgView):
 
 
 class ContextSettingsView(OrgView):
-    permission = {"POST": Action.EDIT_PRODUCT}
+    """The SLA form lives on the SMEs page; a GET goes there."""
+
+    permission = {"GET": Action.VIEW, "POST": Action.EDIT_PRODUCT}
+
+    def get(self, request):
+        return redirect(reverse("sme_list", args=[request.organization.slug]) + "#sla")
 
     def post(self, request):
         form = ContextSettingsForm(request.POST)

@@ -4,7 +4,10 @@ first; "mark verified" is one click."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
 
 from context import selectors, services
 from context.forms import ApprovalForm, SourceForm
@@ -189,16 +192,18 @@ class SourceVerifyView(OrgView):
         source = services.source_mark_verified(actor=request.actor, source=source)
         if request.htmx:
             source = selectors.sources_of(request.organization).get(pk=source.pk)
-            return render_page(
-                request,
-                "context/sources/list.html",
-                {
-                    "source": source,
-                    "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
-                    "can_verify": True,
-                },
-                partial="row",
-            )
+            context = {
+                "source": source,
+                "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
+                "can_verify": True,
+                "counts": selectors.freshness_counts(request.organization),
+                "oob": True,
+            }
+            row = render_to_string("context/sources/list.html#row", context, request=request)
+            counts = render_to_string("context/sources/list.html#counts", context, request=request)
+            response = HttpResponse(row + counts)
+            patch_vary_headers(response, ["HX-Request"])
+            return response
         messages.success(
             request, f"{source.name} verified: next review by {source.next_review_due:%d %b %Y}."
         )

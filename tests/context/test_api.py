@@ -38,7 +38,7 @@ def test_search_returns_ranked_published_items_of_the_tokens_org_only(org_a, org
         question="gift card",
         body="Gift cards are never refunded.",
     )
-    services.knowledge_retire(actor=actor_of(make_sme(org_a)), item=retired)
+    services.knowledge_retire(actor=actor_of(make_sme(org_a)), item=retired, reason="Superseded")
     make_knowledge(
         org_b,
         title="B's gift card refunds",

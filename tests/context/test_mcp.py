@@ -47,7 +47,7 @@ def _run(coroutine):
         return pool.submit(asyncio.run, coroutine).result(timeout=60)
 
 
-async def _call(url: str, raw: str | None, query: str) -> tuple[list[str], dict]:
+async def _call(url: str, raw: str | None, query: str, **arguments) -> tuple[list[str], dict]:
     headers = {"Authorization": f"Bearer {raw}"} if raw else {}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=20) as http,
@@ -56,7 +56,7 @@ async def _call(url: str, raw: str | None, query: str) -> tuple[list[str], dict]
     ):
         await client.initialize()
         tools = await client.list_tools()
-        result = await client.call_tool("search_knowledge", {"query": query})
+        result = await client.call_tool("search_knowledge", {"query": query, **arguments})
     return [tool.name for tool in tools.tools], result.structured_content
 
 
@@ -72,7 +72,7 @@ def test_the_tool_finds_published_knowledge_of_the_tokens_org_only(
     retired = make_knowledge(
         org_a, title="Old gift card rule", question="gift card refund", body="Never refunded."
     )
-    services.knowledge_retire(actor=actor_of(make_sme(org_a)), item=retired)
+    services.knowledge_retire(actor=actor_of(make_sme(org_a)), item=retired, reason="Superseded")
     make_knowledge(org_b, title="B gift cards", question="gift card refund", body="30 days.")
     _, raw = token_factory(org_a, scopes=["knowledge:read"])
 
@@ -111,3 +111,23 @@ def test_without_a_knowledge_token_the_server_answers_401(mcp_url, org_a, token_
         headers={**headers, "Accept": "application/json, text/event-stream"},
     )
     assert response.status_code == 401
+
+
+def test_a_bad_limit_is_said_not_clamped(mcp_url, org_a, token_factory):
+    make_knowledge(org_a)
+    _, raw = token_factory(org_a, scopes=["knowledge:read"])
+    for limit in (0, 51, -1):
+        _, result = _run(_call(mcp_url, raw, "gift card", limit=limit))
+        assert result["count"] == 0 and "limit is a whole number from 1 to" in result["error"]
+    _, result = _run(_call(mcp_url, raw, "gift card", limit=3))
+    assert result["count"] == 1
+
+
+def test_no_endless_event_stream_is_opened(mcp_url, org_a, token_factory):
+    _, raw = token_factory(org_a, scopes=["knowledge:read"])
+    response = httpx2.get(
+        mcp_url,
+        headers={"Authorization": f"Bearer {raw}", "Accept": "text/event-stream"},
+        timeout=5,
+    )
+    assert response.status_code == 405 and "POST" in response.headers["allow"]

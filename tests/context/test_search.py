@@ -20,6 +20,7 @@ EXPECTED = {
     "nothing": [],
     "tricky": ["Gift card refunds"],
     "scores_in_unit_range": True,
+    "scores_readable": True,
     "published": "published",
 }
 
