@@ -87,5 +87,7 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, str(REPO / "bench" / "evals.py")], check=True)
     # The context loop, on the embedded default and on PostgreSQL + Redis.
     subprocess.run([sys.executable, str(REPO / "bench" / "context.py")], check=False)
+    # The CI release gate over 5,000 results and 200 gaps, in both modes.
+    subprocess.run([sys.executable, str(REPO / "bench" / "governance.py")], check=False)
     # 30 run starts at once against the embedded mode's web server and SQLite.
     subprocess.run([sys.executable, str(REPO / "bench" / "embedded_burst.py")], check=False)

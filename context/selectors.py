@@ -28,6 +28,7 @@ from context.models import (
     KnowledgeItem,
     KnowledgeStatus,
     KnowledgeUseCase,
+    Priority,
     SourceUseCase,
     VerificationStatus,
 )
@@ -469,4 +470,62 @@ def agent_items(organization_id: int):
         for item in KnowledgeItem.objects.for_org(organization_id)
         .filter(status=KnowledgeStatus.PUBLISHED)
         .order_by("number")
+    ]
+
+
+# --------------------------------------------------------------------------- for releases
+# What governance's automatic checklist items read (it never touches context.models).
+
+
+def blocking_gaps_of(organization, use_case) -> list[dict]:
+    """Open gaps of a use case that block its launch: priority P1, or affecting one of its
+    launch-blocking requirements. One query, highest impact first."""
+    from usecases.models import Requirement
+
+    blocking_requirements = Requirement.objects.for_org(organization).filter(
+        use_case=use_case, launch_blocking=True
+    )
+    rows = (
+        ContextGap.objects.for_org(organization)
+        .filter(status__in=OPEN_GAP_STATUSES, use_case_links__use_case=use_case)
+        .filter(
+            Q(priority=Priority.P1) | Q(requirement_links__requirement__in=blocking_requirements)
+        )
+        .distinct()
+        .order_by("-impact", "number")
+        .values("pk", "number", "question", "status", "priority", "impact")
+    )
+    return [{**row, "key": f"GAP-{row['number']}"} for row in rows]
+
+
+def source_freshness_of(organization, use_case) -> list[dict]:
+    """The usable (approved or restricted) sources covering a use case: name, freshness and
+    next review, stale first. One query."""
+    rows = (
+        ContextSource.objects.for_org(organization)
+        .filter(use_case_links__use_case=use_case, approval_status__in=USABLE_APPROVALS)
+        .order_by("name", "pk")
+        .values("pk", "name", "freshness", "next_review_due")
+    )
+    order = {"stale": 0, "due": 1}
+    return sorted(rows, key=lambda row: order.get(row["freshness"], 2))
+
+
+def knowledge_snapshot_of(organization, use_case) -> list[dict]:
+    """The published knowledge a use case retrieves today (items linked to it, and items
+    linked to no use case), each with its current version: the release's snapshot."""
+    linked_elsewhere = KnowledgeUseCase.objects.for_org(organization).exclude(use_case=use_case)
+    linked_here = KnowledgeUseCase.objects.for_org(organization).filter(use_case=use_case)
+    rows = (
+        KnowledgeItem.objects.for_org(organization)
+        .filter(status=KnowledgeStatus.PUBLISHED, current__isnull=False)
+        .filter(
+            Q(pk__in=linked_here.values("item_id")) | ~Q(pk__in=linked_elsewhere.values("item_id"))
+        )
+        .order_by("number")
+        .values("number", "title", "current__number")
+    )
+    return [
+        {"key": f"KB-{r['number']}", "version": r["current__number"], "title": r["title"]}
+        for r in rows
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from evals.models import EvalResult, EvalRun, ResultStatus, RunScope, RunStatus
 
@@ -98,6 +98,28 @@ def compare(run: EvalRun, baseline: EvalRun | None = None) -> Comparison | None:
         else:
             groups[STILL_FAILING].append(number)
     return Comparison(baseline, groups)
+
+
+def newly_failing(run: EvalRun, baseline: EvalRun) -> list[int]:
+    """The numbers of the cases that passed in `baseline` and fail in `run`, computed in the
+    database in one aggregate (the release gate's regression check reads only these)."""
+    now, before = Q(run_id=run.pk), Q(run_id=baseline.pk)
+    passed = Q(status=ResultStatus.PASS)
+    return list(
+        EvalResult.objects.for_org(run.organization_id)
+        .filter(run_id__in=[run.pk, baseline.pk])
+        .values("case_number")
+        .annotate(
+            now_n=Count("pk", filter=now),
+            now_p=Count("pk", filter=now & passed),
+            before_n=Count("pk", filter=before),
+            before_p=Count("pk", filter=before & passed),
+        )
+        .filter(now_n__gt=0, before_n__gt=0, before_p=F("before_n"))
+        .exclude(now_p=F("now_n"))
+        .order_by("case_number")
+        .values_list("case_number", flat=True)
+    )
 
 
 def _first_output(run: EvalRun, case_number: int) -> EvalResult | None:

@@ -205,3 +205,14 @@ def plans_with_latest_verdict(use_case) -> list[EvalPlan]:
         .filter(case_count__gt=0)
         .order_by("name", "pk")
     )
+
+
+def latest_finished_runs(use_case) -> list[tuple[EvalPlan, EvalRun | None]]:
+    """Each active plan of the use case that has cases, with its latest finished full run
+    (None when none finished), in two queries: what a release's checklist judges."""
+    plans = plans_with_latest_verdict(use_case)
+    ids = [plan.verdict_run_id for plan in plans if plan.verdict_run_id]
+    runs = {
+        run.pk: run for run in EvalRun.objects.for_org(use_case.organization_id).filter(pk__in=ids)
+    }
+    return [(plan, runs.get(plan.verdict_run_id)) for plan in plans]

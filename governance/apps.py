@@ -1,30 +1,31 @@
 from django.apps import AppConfig
 
 
-def _no_context(request) -> dict:
-    return {}
-
-
-def _not_built_yet(use_case, readiness):
-    from usecases.gates import UNAVAILABLE, Check
-
-    return Check(
-        "A release is approved",
-        UNAVAILABLE,
-        "Releases and sign-offs arrive with the governance area, not built yet.",
-    )
-
-
 class GovernanceConfig(AppConfig):
     name = "governance"
 
     def ready(self) -> None:
-        from genai_po.registry import HOME_PANELS, Panel
+        """Plug the governance area into the others, through their registries."""
+        from genai_po.registry import (
+            HOME_PANELS,
+            Panel,
+            register_demo_seeder,
+            register_role_home,
+        )
+        from genai_po.roles import Role
+        from governance import panels
         from usecases.gates import register_gate_check
         from usecases.models import Stage
+        from usecases.panels import USE_CASE_PANELS
 
-        HOME_PANELS.register(Panel("governance", "governance/panels/home.html", _no_context))
-        # Until this area is built, its gate check says so (and counts as not met).
-        register_gate_check(
-            stage=Stage.DEPLOY, key="governance.release_approved", evaluate=_not_built_yet
+        HOME_PANELS.register(Panel("governance", "governance/panels/home.html", panels.home_panel))
+        USE_CASE_PANELS.register(
+            Panel("governance.releases", "governance/panels/use_case.html", panels.use_case_panel)
         )
+        register_gate_check(
+            stage=Stage.DEPLOY,
+            key="governance.release_approved",
+            evaluate=panels.release_gate_check,
+        )
+        register_role_home(Role.REVIEWER, "review_list")
+        register_demo_seeder("governance.demo.seed_governance")

@@ -85,3 +85,96 @@ def audit_event_rows(events) -> list[dict]:
         }
         for e in events
     ]
+
+
+# --------------------------------------------------------------------------- releases
+
+
+def releases_of(organization, *, use_case=None, status: str = ""):
+    """Releases, newest first, with their use case and owner."""
+    from governance.models import Release
+
+    rows = (
+        Release.objects.for_org(organization)
+        .select_related("use_case", "owner", "eval_run")
+        .order_by("-number")
+    )
+    if use_case is not None:
+        rows = rows.filter(use_case_id=getattr(use_case, "pk", use_case))
+    if status:
+        rows = rows.filter(status=status)
+    return rows
+
+
+def signers_of(organization):
+    """Members who may sign off (owners, admins, reviewers), for the assignment list."""
+    from genai_po.models import Membership, User
+    from governance.services.releases import SIGNER_ROLES
+
+    ids = Membership.objects.for_org(organization).filter(role__in=SIGNER_ROLES)
+    return User.objects.filter(pk__in=ids.values("user_id")).order_by("full_name", "email")
+
+
+def approved_release_of(use_case):
+    """The use case's newest release that is approved or released (not rolled back)."""
+    from governance.models import APPROVED_STATUSES, Release
+
+    return (
+        Release.objects.for_org(use_case.organization_id)
+        .filter(use_case=use_case, status__in=APPROVED_STATUSES)
+        .order_by("-number")
+        .first()
+    )
+
+
+def review_queue(organization, user) -> list[dict]:
+    """What waits on this reviewer: for each release in review (or approved, when a
+    sign-off went stale), the roles they may sign that lack their fresh decision. Not
+    their own releases. A fixed number of queries per release shown."""
+    from governance import gate as release_gate
+    from governance.models import Release, ReleaseStatus
+
+    releases = (
+        Release.objects.for_org(organization)
+        .filter(
+            status__in=(
+                ReleaseStatus.IN_REVIEW,
+                ReleaseStatus.APPROVED,
+                ReleaseStatus.APPROVED_WITH_CONDITIONS,
+            )
+        )
+        .exclude(owner=user)
+        .select_related("use_case", "owner", "organization")
+        .order_by("target_date", "number")[:50]
+    )
+    queue = []
+    for release in releases:
+        gate = release_gate.evaluate(release)
+        mine = [r for r in gate.roles if r.sign_off is not None and r.sign_off.user_id == user.pk]
+        if mine:
+            open_roles = [r for r in mine if r.stale]
+        else:
+            open_roles = [
+                r
+                for r in gate.roles
+                if (r.assignee is None or r.assignee.pk == user.pk)
+                and (r.sign_off is None or r.stale)
+            ]
+            if release.status != ReleaseStatus.IN_REVIEW:
+                open_roles = [r for r in open_roles if r.stale]
+        if open_roles:
+            queue.append({"release": release, "gate": gate, "roles": open_roles})
+    return queue
+
+
+def waivers_awaiting(organization, user):
+    """Pending waivers someone else asked for: this person may decide them."""
+    from governance.models import Waiver, WaiverStatus
+
+    return (
+        Waiver.objects.for_org(organization)
+        .filter(status=WaiverStatus.PENDING)
+        .exclude(requested_by=user)
+        .select_related("item", "item__release", "item__release__use_case")
+        .order_by("requested_at")
+    )

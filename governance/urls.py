@@ -1,9 +1,55 @@
+"""Governance pages under /o/<org_slug>/governance/. `<int:release>` is the REL number,
+`<int:use_case>` the UC number."""
+
 from django.urls import path
 
-from governance import views
+from governance.views import audit, capability, hitl, home, releases, reviews
+
+rel = "releases/<int:release>/"
+item = rel + "items/<slug:item_key>/"
 
 urlpatterns = [
-    path("", views.GovernanceHomeView.as_view(), name="governance_home"),
-    path("audit/", views.AuditListView.as_view(), name="audit"),
-    path("audit/export.csv", views.AuditExportView.as_view(), name="audit_export"),
+    path("", home.GovernanceHomeView.as_view(), name="governance_home"),
+    path("settings/", home.GovernanceSettingsView.as_view(), name="governance_settings"),
+    path("audit/", audit.AuditListView.as_view(), name="audit"),
+    path("audit/export.csv", audit.AuditExportView.as_view(), name="audit_export"),
+    path("hitl/<int:use_case>/", hitl.HitlPolicyView.as_view(), name="hitl_policy"),
+    path("releases/", releases.ReleaseListView.as_view(), name="release_list"),
+    path("releases/new/", releases.ReleaseCreateView.as_view(), name="release_create"),
+    path(rel, releases.ReleaseDetailView.as_view(), name="release_detail"),
+    path(rel + "edit/", releases.ReleaseEditView.as_view(), name="release_edit"),
+    path(
+        rel + "submit/",
+        releases.ReleaseActionView.as_view(action="submit"),
+        name="release_submit",
+    ),
+    path(
+        rel + "refresh/",
+        releases.ReleaseActionView.as_view(action="refresh"),
+        name="release_refresh",
+    ),
+    path(rel + "stage/", releases.ReleaseStageView.as_view(), name="release_stage"),
+    path(rel + "reviewers/", releases.ReleaseAssignView.as_view(), name="release_assign"),
+    path(item, releases.ItemUpdateView.as_view(), name="checklist_item"),
+    path(item + "waiver/", releases.WaiverRequestView.as_view(), name="waiver_request"),
+    path(
+        "waivers/<int:waiver>/approve/",
+        releases.WaiverDecideView.as_view(approve=True),
+        name="waiver_approve",
+    ),
+    path(
+        "waivers/<int:waiver>/reject/",
+        releases.WaiverDecideView.as_view(approve=False),
+        name="waiver_reject",
+    ),
+    path("waivers/<int:waiver>/revoke/", releases.WaiverRevokeView.as_view(), name="waiver_revoke"),
+    path("evidence/<int:evidence>/", releases.EvidenceDownloadView.as_view(), name="evidence"),
+    path(rel + "capability-card/", capability.CapabilityCardView.as_view(), name="capability_card"),
+    path(
+        rel + "capability-card.md",
+        capability.CapabilityCardMarkdownView.as_view(),
+        name="capability_card_md",
+    ),
+    path("reviews/", reviews.ReviewListView.as_view(), name="review_list"),
+    path(rel + "review/", reviews.ReviewDetailView.as_view(), name="release_review"),
 ]

@@ -91,6 +91,9 @@ def world(org_a, member_factory):
     source = make_source(org_a)
     answer = make_answer(org_a)  # GAP-1, routed, its answer in review
     item = make_knowledge(org_a)  # KB-1
+    from tests.tenancy.routes import _evidence, _waiver
+
+    waiver = _waiver(org_a)  # REL-1 of another use case, with a waiver pending
     values = {
         "org_slug": org_a.slug,
         "membership": MembershipFactory(organization=org_a).pk,
@@ -107,6 +110,10 @@ def world(org_a, member_factory):
         "gap": answer.gap.number,
         "answer": answer.pk,
         "item": item.number,
+        "release": waiver.item.release.number,
+        "item_key": waiver.item.key,
+        "waiver": waiver.pk,
+        "evidence": _evidence(org_a).pk,
     }
     api_values = {
         "id": None,  # by path, below

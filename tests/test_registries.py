@@ -58,12 +58,12 @@ def test_verification_providers_are_the_apps_that_verify():
 
 def test_panels_seeders_and_processes_are_registered_by_their_areas():
     assert registry.HOME_PANELS.keys() == ["usecases", "evals", "context", "governance", "metrics"]
-    assert USE_CASE_PANELS.keys() == ["evals.plans", "context.loop"]
+    assert USE_CASE_PANELS.keys() == ["evals.plans", "context.loop", "governance.releases"]
     # Context's knowledge base comes before evals' baseline run (`before=`), its loop after.
     assert [f"{s.__module__}.{s.__name__}" for s in seeders()] == [
         "genai_po.demo.seed_organizations", "usecases.demo.seed_use_cases",
         "context.demo.seed_knowledge_base", "evals.demo.seed_evals",
-        "context.demo.seed_context",
+        "context.demo.seed_context", "governance.demo.seed_governance",
     ]  # fmt: skip
     names = [name for name, _ in processes()]
     assert names == ["worker", "agent", "mcp", "web"]

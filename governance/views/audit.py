@@ -1,4 +1,4 @@
-"""Governance pages: the area's home and the audit trail."""
+"""The audit trail pages: filtered, paginated, exported as CSV."""
 
 import json
 
@@ -10,23 +10,10 @@ from genai_po.base_views import OrgView
 from genai_po.csv_export import csv_response, safe_cell
 from genai_po.forms import AuditFilterForm
 from genai_po.models import AuditEvent
-from genai_po.roles import Action, role_can
+from genai_po.roles import Action
 from governance.selectors import audit_event_rows, audit_events_filtered, audit_filter_choices
 
 CSV_COLUMNS = list(AuditEvent.PUBLIC_FIELDS)
-
-
-class GovernanceHomeView(OrgView):
-    permission = Action.VIEW
-
-    def get(self, request):
-        return render(
-            request,
-            "governance/index.html",
-            {
-                "can_view_audit": role_can(request.role, Action.VIEW_AUDIT),
-            },
-        )
 
 
 def _filtered_events(request):

@@ -41,6 +41,44 @@ class ObjectMaker:
         return obj, self.url_value(obj)
 
 
+def _release(org):
+    from tests.factories.governance import make_release
+
+    return make_release(org, UseCaseFactory(organization=org))
+
+
+def _waiver(org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from governance.models import Waiver
+
+    item = _release(org).items.get(key="risk_review")
+    return Waiver.objects.create(
+        organization=org, item=item, justification="Harness", requested_by_label="harness",
+        expires_at=timezone.now() + timedelta(days=3),
+    )  # fmt: skip
+
+
+def _use_case_with_policy(org):
+    from tests.factories.governance import make_policy
+
+    uc = UseCaseFactory(organization=org)
+    make_policy(org, uc)
+    return uc
+
+
+def _evidence(org):
+    from governance.services.checklist import evidence_store
+
+    actor = Actor.system(organization=org, label="isolation-harness")
+    data = f"evidence of {org.slug}".encode()
+    return evidence_store(
+        actor=actor, organization_id=org.pk, name="e.txt", content_type="text/plain", data=data
+    )
+
+
 # Browser routes: URL keyword -> how to make the object it names.
 BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "membership": ObjectMaker(lambda org: MembershipFactory(organization=org)),
@@ -65,6 +103,12 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "gap": ObjectMaker(lambda org: make_gap(org), lambda gap: gap.number),
     "answer": ObjectMaker(lambda org: make_answer(org)),
     "item": ObjectMaker(lambda org: make_knowledge(org), lambda item: item.number),
+    # Governance: releases by number (their checklist items by key), waivers and evidence
+    # files by id, HITL policies by the use case's number.
+    "release": ObjectMaker(_release, lambda release: release.number),
+    "item_key": ObjectMaker(_release, lambda release: "risk_review"),
+    "waiver": ObjectMaker(_waiver),
+    "evidence": ObjectMaker(_evidence),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
@@ -166,6 +210,18 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
     "/api/v1/knowledge/{number}/": (
         ObjectMaker(make_knowledge, lambda item: item.number),
         lambda item: ("id", item.pk),
+    ),
+    # Governance: releases by number; the HITL policy of a use case (by id) that has one.
+    **{
+        path: (
+            ObjectMaker(_release, lambda release: release.number),
+            lambda r: ("number", r.number),
+        )
+        for path in ["/api/v1/releases/{number}/", "/api/v1/releases/{number}/gate/"]
+    },
+    "/api/v1/use-cases/{id}/hitl-policy/": (
+        ObjectMaker(_use_case_with_policy, lambda uc: uc.pk),
+        lambda uc: ("id", uc.pk),
     ),
     # A failed case of a run, which could be triaged.
     "/api/v1/eval-runs/{id}/results/{number}/triage/": (

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_PENDING = 3  # `eval status` only: the run is still queued or running
-EXIT_THRESHOLDS_NOT_MET = 100
+EXIT_THRESHOLDS_NOT_MET = 100  # also `release gate`: blocked or short of evidence
 EXIT_INTERRUPTED = 130
 
 REQUEST_TIMEOUT = 30  # seconds, for each HTTP request
@@ -513,6 +513,39 @@ def cmd_upload(args, client: Client, env: Mapping[str, str], clock) -> int:
     return _finish(client, run, args.junit)
 
 
+GATE_VERDICTS = ("ready", "blocked", "insufficient_evidence")
+
+
+def gate_report(gate: dict) -> str:
+    """The gate as lines for a CI log: the verdict, then each blocker and where to fix it."""
+    verdict = gate.get("verdict")
+    lines = [
+        f"{gate.get('release', 'release')}: {str(verdict).replace('_', ' ')} "
+        f"({gate.get('sign_offs_fresh', 0)} of {gate.get('sign_offs_required', 0)} sign-offs)"
+    ]
+    for blocker in gate.get("blockers") or []:
+        state = (
+            "insufficient evidence"
+            if blocker.get("state") == "insufficient_evidence"
+            else "blocked"
+        )
+        line = f"  - [{state}] {blocker.get('message', '')}"
+        if blocker.get("url"):
+            line += f"\n      resolve: {blocker['url']}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def cmd_release_gate(args, client: Client, env: Mapping[str, str], clock) -> int:
+    gate = client.get_json(
+        f"/api/v1/releases/{args.release}/gate/", not_found=f"release {args.release} not found"
+    )
+    if gate.get("verdict") not in GATE_VERDICTS:
+        raise CLIError("the server's answer is not a release gate; check GENAI_PO_URL")
+    print(gate_report(gate))
+    return EXIT_OK if gate["verdict"] == "ready" else EXIT_THRESHOLDS_NOT_MET
+
+
 # --------------------------------------------------------------------------- arguments
 
 
@@ -552,6 +585,7 @@ exit codes:
   100  the run completed and its thresholds are not met
   1    any error: bad arguments, HTTP error, run failed or cancelled, timeout while waiting
   3    eval status only: the run is still queued or running
+  release gate: 0 ready, 100 blocked or insufficient evidence, 1 on any error
   130  interrupted (Ctrl-C); a started run goes on on the server
 """
 
@@ -569,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     # Subparsers are built as _Parser too (argparse uses the parent's class).
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{eval}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{eval,release}")
     evals = groups.add_parser(
         "eval", help="run eval plans and read their results", epilog=ENV_HELP, formatter_class=fmt
     )
@@ -625,6 +659,23 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--label", default="", help="e.g. a branch or commit, shown on the run")
     upload.add_argument("--junit", metavar="PATH", help="write the JUnit XML report")
     upload.set_defaults(handler=cmd_upload)
+
+    release = groups.add_parser(
+        "release", help="ask a release's gate before deploying", epilog=ENV_HELP,
+        formatter_class=fmt,
+    )  # fmt: skip
+    release_commands = release.add_subparsers(dest="command", required=True)
+    gate = release_commands.add_parser(
+        "gate",
+        parents=[common],
+        help="exit 0 when the release is ready, 100 when blocked or short of evidence",
+        description="Ask the release gate (a token with the read scope): the verdict, and "
+        "each blocker with the page where it is resolved.",
+        epilog=ENV_HELP,
+        formatter_class=fmt,
+    )
+    gate.add_argument("release", type=_id, metavar="RELEASE", help="the release's number (REL-n)")
+    gate.set_defaults(handler=cmd_release_gate)
 
     return parser
 
