@@ -37,14 +37,14 @@ def card_markdown(release) -> str:
     owner = use_case.owner
     owner_name = owner.display_name if owner is not None else ""
 
-    out = [f"# {_md(use_case.title)}: what the AI assistant can do", ""]
+    out = [f"## {_md(use_case.title)}: what the AI assistant can do", ""]
     out.append(
         f"Release {release.key} ({_md(release.name)}), risk tier "
         f"{release.get_risk_tier_display().lower()}, rollout: "
         f"{release.get_rollout_stage_display().lower()}."
     )
     out.append("")
-    out.append("## What it can do")
+    out.append("### What it can do")
     goal = _lines(section("user_goal")) or _lines(use_case.problem)[:1]
     out += [f"- {_md(line)}" for line in goal]
     out += [f"- {_md(a['name'])}: {_md(a['description'] or a['reason'])}" for a in alone]
@@ -55,12 +55,12 @@ def card_markdown(release) -> str:
     if not goal and not alone and not reviewed:
         out.append("- (The PRD's user goal and the HITL policy say nothing yet.)")
     out.append("")
-    out.append("## What it cannot do")
+    out.append("### What it cannot do")
     cannot = [f"- {_md(a['name'])}: {_md(a['reason'])}" for a in forbidden]
     cannot += [f"- {_md(line)}" for line in _lines(section("forbidden_actions"))]
     out += cannot or ["- (No forbidden action is written down yet.)"]
     out.append("")
-    out.append("## When to escalate, and to whom")
+    out.append("### When to escalate, and to whom")
     handoff = [f"- {_md(line)}" for line in _lines(section("handoff_rules"))]
     out += handoff or ["- When the answer looks wrong, incomplete or unsafe."]
     if owner_name:
@@ -68,7 +68,7 @@ def card_markdown(release) -> str:
             f"- Report a wrong or harmful answer to {_md(owner_name)}, the use case's owner."
         )
     out.append("")
-    out.append("## What it knows")
+    out.append("### What it knows")
     snapshot = release.knowledge_snapshot or []
     if snapshot:
         out.append(f"{len(snapshot)} validated knowledge item{'s' if len(snapshot) != 1 else ''}:")

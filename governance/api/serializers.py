@@ -57,7 +57,9 @@ class ReleaseWriteSerializer(StrictInputSerializer):
     eval_run = id_field(required=False, allow_null=True, help_text="A full run's id")
     change_type = serializers.ChoiceField(choices=ChangeType.choices, required=False)
     risk_tier = serializers.ChoiceField(
-        choices=[c for c in RiskTier.choices if c[0] != RiskTier.UNACCEPTABLE], required=False
+        choices=RiskTier.choices,
+        required=False,
+        help_text="unacceptable is refused: such a use case is never released",
     )
     environment = serializers.CharField(max_length=60, required=False)
     target_date = serializers.DateField(required=False, allow_null=True)

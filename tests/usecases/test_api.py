@@ -1231,6 +1231,7 @@ def test_schema_documents_every_use_case_endpoint_and_stays_valid(client):
         "/api/v1/use-cases/{id}/prd/": {"get", "put"},
         "/api/v1/use-cases/{id}/prd/versions/": {"get"},
         "/api/v1/use-cases/{id}/prd/versions/{number}/": {"get"},
+        "/api/v1/use-cases/{id}/hitl-policy/": {"get"},  # governance's, for the AI system
         "/api/v1/requirements/": {"get", "post"},
         "/api/v1/requirements/{id}/": {"get", "patch", "delete"},
     }  # fmt: skip

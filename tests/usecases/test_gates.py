@@ -30,7 +30,14 @@ DASHBOARDS = "Dashboards and an escalation process are live"
 BACKLOG = "Failures are triaged into a backlog"
 
 EVAL_PLAN_MISSING = "Create an eval plan with at least one case (Evals → New eval plan)."
-RELEASE_UNAVAILABLE = "Releases and sign-offs arrive with the governance area, not built yet."
+
+
+def release_missing(use_case) -> str:
+    return (
+        "No approved release: create one, attach its evidence and get it signed off "
+        f"(Governance → Releases, /o/{use_case.organization.slug}/governance/releases/"
+        f"?use_case={use_case.number})."
+    )
 
 
 def _checks(use_case, stage: str) -> list[tuple[str, str, str]]:
@@ -189,7 +196,7 @@ def test_evaluate_needs_a_prd_with_requirements_and_an_eval_plan_with_cases(acto
     assert _checks(_fresh(uc), "evaluate")[2] == (EVAL_PLAN, "met", "Refund answers (1 case).")
 
 
-def test_deploy_checks_readiness_risk_and_says_the_release_is_unavailable(actor, briefed, sme):
+def test_deploy_checks_readiness_risk_and_asks_for_an_approved_release(actor, briefed, sme):
     services.requirement_add(
         actor=actor, use_case=briefed, data={"statement": "Cite.", "launch_blocking": True}
     )
@@ -202,7 +209,7 @@ def test_deploy_checks_readiness_risk_and_says_the_release_is_unavailable(actor,
                            "see the readiness list."),
         (RISK, "missing", "An unacceptable-risk use case must not be deployed."),
         (LATEST_RUN, "missing", "No eval plan with cases: create one and run it."),
-        (RELEASE, "unavailable", RELEASE_UNAVAILABLE),
+        (RELEASE, "missing", release_missing(briefed)),
     ]  # fmt: skip
 
     (req,) = selectors.requirements_of(use_case=briefed)
@@ -216,7 +223,7 @@ def test_deploy_checks_readiness_risk_and_says_the_release_is_unavailable(actor,
         (READY, "met", ""),
         (RISK, "met", ""),
         (LATEST_RUN, "missing", "No eval plan with cases: create one and run it."),
-        (RELEASE, "unavailable", RELEASE_UNAVAILABLE),
+        (RELEASE, "missing", release_missing(briefed)),
     ]
 
 
@@ -351,7 +358,7 @@ def test_overriding_over_several_stages_stores_every_unmet_check(actor, briefed,
         (REQUIREMENTS, "missing"),
         (EVAL_PLAN, "missing"),
         (LATEST_RUN, "missing"),
-        (RELEASE, "unavailable"),
+        (RELEASE, "missing"),
     ]
     assert _fresh(briefed).stage == "deploy"
     assert trail.one().after["unmet"] == [PRD, REQUIREMENTS, EVAL_PLAN, LATEST_RUN, RELEASE]
