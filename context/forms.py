@@ -22,27 +22,19 @@ from context.models import (
 )
 from context.services.gaps import MANUAL_STATUSES
 from context.services.smes import ANSWERING_ROLES
-from genai_po.forms import BoundedModelMultipleChoiceField, TextLimitsMixin
-from genai_po.models import Membership, User
+from genai_po.forms import (
+    BoundedModelMultipleChoiceField,
+    MemberChoiceField,
+    TextLimitsMixin,
+    members,
+)
+from genai_po.models import User
 from usecases.models import Requirement, UseCase
-
-
-class MemberChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return obj.display_name
 
 
 class MemberMultipleChoiceField(BoundedModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return obj.display_name
-
-
-def members(organization, roles=None):
-    """Users of the organization (with one of `roles`), for a drop-down."""
-    memberships = Membership.objects.for_org(organization)
-    if roles is not None:
-        memberships = memberships.filter(role__in=roles)
-    return User.objects.filter(pk__in=memberships.values("user_id")).order_by("full_name", "email")
 
 
 def use_case_choices(organization):

@@ -179,3 +179,20 @@ class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
                     params={"value": str(pk)[:30]},
                 )
         return super()._check_values(value)
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    """A member of the organization, shown by name."""
+
+    def label_from_instance(self, obj):
+        return obj.display_name
+
+
+def members(organization, roles=None):
+    """Users of the organization (with one of `roles`), for a drop-down."""
+    from genai_po.models import Membership, User
+
+    memberships = Membership.objects.for_org(organization)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return User.objects.filter(pk__in=memberships.values("user_id")).order_by("full_name", "email")

@@ -4,8 +4,8 @@ services check the business rules (separation of duties, evidence, expiry)."""
 from django import forms
 
 from evals.models import EvalRun, RunScope, RunStatus
-from genai_po.forms import TextLimitsMixin
-from genai_po.models import Membership, User
+from genai_po.forms import MemberChoiceField, TextLimitsMixin, members
+from genai_po.models import User
 from governance.models import (
     ChangeType,
     ChecklistItem,
@@ -22,18 +22,6 @@ from governance.models import (
 from usecases.models import RiskTier, UseCase
 
 RELEASABLE_TIERS = [(v, label) for v, label in RiskTier.choices if v != RiskTier.UNACCEPTABLE]
-
-
-class MemberChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return obj.display_name
-
-
-def members(organization, roles=None):
-    memberships = Membership.objects.for_org(organization)
-    if roles is not None:
-        memberships = memberships.filter(role__in=roles)
-    return User.objects.filter(pk__in=memberships.values("user_id")).order_by("full_name", "email")
 
 
 class RunChoiceField(forms.ModelChoiceField):

@@ -144,7 +144,7 @@ def _release_url(release: Release) -> str:
     return reverse("release_detail", args=[release.organization.slug, release.number])
 
 
-def _manual_state(item: ChecklistItem, url: str) -> tuple[str, str]:
+def _manual_state(item: ChecklistItem) -> tuple[str, str]:
     if item.status == ItemStatus.MET:
         by = f" by {item.attested_by_label}" if item.attested_by_label else ""
         return MET, f"Attested{by}: {item.attestation[:200]}"
@@ -212,7 +212,7 @@ def item_states(release: Release, *, now=None) -> list[ItemState]:
             result: CheckResult = run_check(item.check_key, evidence)
             state, detail, url, facts = result.state, result.detail, result.url, result.facts
         else:
-            state, detail = _manual_state(item, "")
+            state, detail = _manual_state(item)
             url, facts = "", ()
         active = next(
             (

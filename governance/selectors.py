@@ -127,23 +127,27 @@ def approved_release_of(use_case):
     )
 
 
+def releases_in_review(organization, *, exclude_owner=None, approved_too: bool = False):
+    """Releases waiting for sign-offs (with `approved_too`, approved ones too, whose
+    sign-offs may have gone stale), not those `exclude_owner` owns."""
+    from governance.models import Release, ReleaseStatus
+
+    statuses = [ReleaseStatus.IN_REVIEW]
+    if approved_too:
+        statuses += [ReleaseStatus.APPROVED, ReleaseStatus.APPROVED_WITH_CONDITIONS]
+    rows = Release.objects.for_org(organization).filter(status__in=statuses)
+    return rows.exclude(owner=exclude_owner) if exclude_owner is not None else rows
+
+
 def review_queue(organization, user) -> list[dict]:
     """What waits on this reviewer: for each release in review (or approved, when a
     sign-off went stale), the roles they may sign that lack their fresh decision. Not
     their own releases. A fixed number of queries per release shown."""
     from governance import gate as release_gate
-    from governance.models import Release, ReleaseStatus
+    from governance.models import ReleaseStatus
 
     releases = (
-        Release.objects.for_org(organization)
-        .filter(
-            status__in=(
-                ReleaseStatus.IN_REVIEW,
-                ReleaseStatus.APPROVED,
-                ReleaseStatus.APPROVED_WITH_CONDITIONS,
-            )
-        )
-        .exclude(owner=user)
+        releases_in_review(organization, exclude_owner=user, approved_too=True)
         .select_related("use_case", "owner", "organization")
         .order_by("target_date", "number")[:50]
     )

@@ -38,6 +38,7 @@ from context.models import (
     KnowledgeUseCase,
 )
 from genai_po.api.base import OrgScopedViewSet
+from genai_po.api.errors import drf_validation_error as _invalid
 from genai_po.api.throttling import KnowledgeSearchThrottle
 from genai_po.models import Membership, User
 from genai_po.roles import Action
@@ -53,14 +54,6 @@ def _filters(serializer_class, request) -> dict:
     filters = serializer_class(data=_query(request))
     filters.is_valid(raise_exception=True)
     return dict(filters.validated_data)
-
-
-def _invalid(exc: DjangoValidationError):
-    if hasattr(exc, "error_dict"):
-        return exceptions.ValidationError(
-            {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-        )
-    return exceptions.ValidationError({"detail": exc.messages})
 
 
 def _members(organization, ids, field: str) -> list:

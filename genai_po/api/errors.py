@@ -8,6 +8,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+def drf_validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A service's ValidationError as the API's 400, its messages by field."""
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(
+            {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        )
+    return exceptions.ValidationError({"detail": exc.messages})
+
+
 def _first_message(detail) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])

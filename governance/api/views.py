@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from evals.models import EvalRun
 from genai_po.api.base import OrgScopedAPIMixin, OrgScopedViewSet
+from genai_po.api.errors import drf_validation_error as _invalid
 from genai_po.roles import Action
 from governance import gate as release_gate
 from governance import selectors
@@ -25,14 +26,6 @@ from governance.models import Release
 from governance.services import releases
 from governance.services.hitl import current_policy, etag_of, policy_document
 from usecases.models import UseCase
-
-
-def _invalid(exc: DjangoValidationError):
-    if hasattr(exc, "error_dict"):
-        return exceptions.ValidationError(
-            {k: [str(m) for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-        )
-    return exceptions.ValidationError({"detail": exc.messages})
 
 
 def gate_data(gate, base_url: str = "") -> dict:

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 
 from genai_po import inputs
@@ -164,6 +165,10 @@ class ReleaseEditView(OrgView):
         )
 
 
+def _detail_url(request, release) -> str:
+    return reverse("release_detail", args=[request.organization.slug, release.number])
+
+
 def detail_context(request, release, gate=None) -> dict:
     """What the checklist page shows (also after an htmx change)."""
     org = request.organization
@@ -279,9 +284,7 @@ class ReleaseAssignView(OrgView):
                 messages.error(request, " ".join(exc.messages))
             else:
                 messages.success(request, "Reviewer saved.")
-        return redirect(
-            f"/o/{request.organization.slug}/governance/releases/{release.number}/#sign-offs"
-        )
+        return redirect(_detail_url(request, release) + "#sign-offs")
 
 
 class ItemUpdateView(OrgView):
@@ -296,13 +299,13 @@ class ItemUpdateView(OrgView):
         anchor = f"#item-{item.key}"
         if item.kind == ItemKind.AUTOMATIC:
             messages.error(request, "This item is computed from evidence, never ticked by hand.")
-            return redirect(self._url(request, release) + anchor)
+            return redirect(_detail_url(request, release) + anchor)
         if not form.is_valid():
             messages.error(
                 request,
                 " ".join(f"{e}" for errors in form.errors.values() for e in errors),
             )
-            return redirect(self._url(request, release) + anchor)
+            return redirect(_detail_url(request, release) + anchor)
         data = form.cleaned_data
         try:
             stored = None
@@ -328,11 +331,7 @@ class ItemUpdateView(OrgView):
             messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, f"“{item.text[:80]}” saved.")
-        return redirect(self._url(request, release) + anchor)
-
-    @staticmethod
-    def _url(request, release) -> str:
-        return f"/o/{request.organization.slug}/governance/releases/{release.number}/"
+        return redirect(_detail_url(request, release) + anchor)
 
 
 class WaiverRequestView(OrgView):
@@ -342,7 +341,7 @@ class WaiverRequestView(OrgView):
     def post(self, request, release, item_key):
         item = item_key
         form = WaiverForm(request.POST)
-        url = f"/o/{request.organization.slug}/governance/releases/{release.number}/"
+        url = _detail_url(request, release)
         if not form.is_valid():
             messages.error(
                 request, " ".join(f"{e}" for errors in form.errors.values() for e in errors)

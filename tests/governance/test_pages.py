@@ -181,3 +181,12 @@ def test_pages_of_the_area_render_for_everyone(client, org_a, po, member_factory
                      f"releases/{release.number}/capability-card/",
                      f"hitl/{release.use_case.number}/", "settings/"):  # fmt: skip
             assert client.get(f"/o/{org_a.slug}/governance/{path}").status_code == 200, (role, path)
+
+
+def test_the_home_page_counts_the_releases_in_review_for_signers(client, org_a, po, member_factory):
+    ready_release(org_a, po)
+    client.force_login(member_factory(org_a, "owner").user)
+    page = client.get(f"/o/{org_a.slug}/").content.decode()
+    assert "1 release in review: see what waits on your sign-off" in page
+    client.force_login(po.user)  # the owner of it, and no signer
+    assert "in review: see what waits" not in client.get(f"/o/{org_a.slug}/").content.decode()
