@@ -10,6 +10,7 @@ class GovernanceConfig(AppConfig):
             HOME_PANELS,
             Panel,
             register_demo_seeder,
+            register_periodic_task,
             register_role_home,
         )
         from genai_po.roles import Role
@@ -28,4 +29,9 @@ class GovernanceConfig(AppConfig):
             evaluate=panels.release_gate_check,
         )
         register_role_home(Role.REVIEWER, "review_list")
+        register_periodic_task(
+            "governance-incident-deadlines",
+            "governance.tasks.incident_deadline_reminders",
+            60 * 60,
+        )
         register_demo_seeder("governance.demo.seed_governance")

@@ -345,10 +345,10 @@ def incident_follow_ups_done(ev: Evidence) -> CheckResult:
     """No follow-up of a severity 1–2 incident of the use case is open."""
     open_ones = ev.open_follow_ups
     facts = tuple(row["pk"] for row in open_ones)
-    # Incident pages come with the incident reports; until then the use case's page.
-    url = _url("usecase_detail", ev.org.slug, ev.use_case.number)
+    url = _url("incident_list", ev.org.slug) + f"?use_case={ev.use_case.number}"
     if open_ones:
         first = open_ones[0]
+        url = _url("incident_detail", ev.org.slug, first["incident__number"]) + "#follow-ups"
         return CheckResult(
             BLOCKED,
             f"{len(open_ones)} follow-up{'s' if len(open_ones) != 1 else ''} of severity 1–2 "

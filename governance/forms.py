@@ -3,19 +3,32 @@ services check the business rules (separation of duties, evidence, expiry)."""
 
 from django import forms
 
-from evals.models import EvalRun, RunScope, RunStatus
-from genai_po.forms import MemberChoiceField, TextLimitsMixin, members
+from evals.models import EvalPlan, EvalRun, RunScope, RunStatus
+from genai_po.forms import (
+    BoundedModelMultipleChoiceField,
+    MemberChoiceField,
+    TextLimitsMixin,
+    members,
+)
 from genai_po.models import User
 from governance.models import (
     ChangeType,
     ChecklistItem,
     ChecklistTemplate,
     Decision,
+    FollowUpStatus,
     GovernanceSettings,
+    HarmType,
+    Incident,
+    IncidentChannel,
+    IncidentFollowUp,
+    IncidentStatus,
+    IncidentType,
     ItemStatus,
     Release,
     ReviewerRole,
     RolloutStage,
+    SeriousKind,
     SignOff,
     Waiver,
 )
@@ -140,3 +153,162 @@ class GovernanceSettingsForm(forms.ModelForm):
     class Meta:
         model = GovernanceSettings
         fields = ["run_max_age_days", "min_cases_per_requirement"]
+
+
+# --------------------------------------------------------------------------- incidents
+
+DATETIME = {
+    "widget": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+}
+SEVERITIES = [(1, "1: critical"), (2, "2: major"), (3, "3: moderate"), (4, "4: minor")]
+
+
+def _text(rows: int = 3, **kwargs):
+    return forms.CharField(widget=forms.Textarea(attrs={"rows": rows}), required=False, **kwargs)
+
+
+class IncidentForm(TextLimitsMixin, forms.Form):
+    """The incident report: what the service checks is the order of the three times, the
+    members, the release of the use case, and the Article 73 clock of a serious one."""
+
+    limits_model = Incident
+
+    title = forms.CharField()
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    use_case = forms.ModelChoiceField(queryset=UseCase.objects.none(), empty_label=None)
+    release = forms.ModelChoiceField(
+        queryset=Release.objects.none(), required=False, empty_label="No release (or unknown)",
+        help_text="The release that was live, of the same use case.",
+    )  # fmt: skip
+    environment = forms.CharField(initial="production")
+    reporter = MemberChoiceField(
+        queryset=User.objects.none(), required=False, label="Reported by (a member)"
+    )
+    reporter_label = forms.CharField(
+        required=False, label="or by (someone outside)", help_text="e.g. a customer, ticket #123."
+    )
+    channel = forms.ChoiceField(choices=IncidentChannel.choices)
+    owner = MemberChoiceField(
+        queryset=User.objects.none(), required=False, label="Incident owner",
+        help_text="Drives the response; reminded before a reporting deadline.",
+    )  # fmt: skip
+    occurred_at = forms.DateTimeField(label="Occurred", **DATETIME)
+    discovered_at = forms.DateTimeField(label="Discovered", **DATETIME)
+    aware_at = forms.DateTimeField(
+        label="Organization aware", help_text="Starts the Article 73 clock.", **DATETIME
+    )
+    incident_type = forms.ChoiceField(choices=IncidentType.choices, label="Type")
+    severity = forms.TypedChoiceField(choices=SEVERITIES, coerce=int)
+    affected_users = forms.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, label="Affected users"
+    )
+    affected_description = forms.CharField(required=False, label="Who was affected")
+    harm_types = forms.MultipleChoiceField(
+        choices=HarmType.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    expected = _text(label="What was expected")
+    actual = _text(label="What happened")
+    steps_to_reproduce = _text()
+    evidence_links = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=21_000,
+        help_text="Links to traces, tickets, screenshots: one per line.",
+    )  # fmt: skip
+    root_cause = _text()
+    mitigation = _text(label="Immediate mitigation")
+    fix_plan = _text()
+    prevention_plan = _text()
+    serious = forms.BooleanField(
+        required=False, label="Serious incident (EU AI Act Article 73)",
+        help_text="Starts the reporting clock from the time the organization became aware.",
+    )  # fmt: skip
+    serious_kind = forms.ChoiceField(
+        choices=[("", "—")] + SeriousKind.choices, required=False, label="Reporting clock"
+    )
+    serious_rationale = _text(2, label="Why it is serious")
+
+    def __init__(self, *args, organization, incident=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["use_case"].queryset = UseCase.objects.for_org(organization).order_by("number")
+        self.fields["use_case"].label_from_instance = lambda uc: f"{uc.key} {uc.title}"
+        self.fields["release"].queryset = (
+            Release.objects.for_org(organization).select_related("use_case").order_by("-number")
+        )
+        self.fields["release"].label_from_instance = lambda r: (
+            f"{r.key} {r.name} ({r.use_case.key}, {r.get_status_display().lower()})"
+        )
+        self.fields["reporter"].queryset = members(organization)
+        self.fields["owner"].queryset = members(organization)
+
+    def service_data(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["harm_types"] = list(data.get("harm_types") or [])
+        data["evidence_links"] = (data.get("evidence_links") or "").split()
+        return data
+
+
+class IncidentStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=IncidentStatus.choices)
+
+
+class IncidentReportForm(forms.Form):
+    which = forms.ChoiceField(
+        choices=[("initial", "Initial report"), ("complete", "Complete report")]
+    )
+    at = forms.DateTimeField(label="Sent", required=False, **DATETIME)
+
+
+class FollowUpForm(TextLimitsMixin, forms.Form):
+    limits_model = IncidentFollowUp
+
+    title = forms.CharField(label="Follow-up action")
+    owner = MemberChoiceField(queryset=User.objects.none(), required=False)
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = members(organization)
+
+
+class FollowUpStatusForm(TextLimitsMixin, forms.Form):
+    limits_model = IncidentFollowUp
+
+    status = forms.ChoiceField(choices=FollowUpStatus.choices)
+    note = forms.CharField(required=False, help_text="Required to accept it as is.")
+
+
+class RegressionCaseForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=EvalPlan.objects.none(), empty_label=None)
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=20_000,
+        help_text="The input that went wrong.",
+    )  # fmt: skip
+    expected_behavior = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=20_000,
+        help_text="What the AI system must do instead.",
+    )  # fmt: skip
+    must_escalate = forms.BooleanField(required=False, label="Must hand off to a human")
+
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = EvalPlan.objects.for_org(incident.organization_id).filter(
+            use_case_id=incident.use_case_id, archived_at__isnull=True
+        ).order_by("name")  # fmt: skip
+
+
+class IncidentGapForm(forms.Form):
+    question = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+        help_text="The question an SME must answer so it does not happen again.",
+    )  # fmt: skip
+
+
+class IncidentGapLinkForm(forms.Form):
+    gaps = BoundedModelMultipleChoiceField(
+        queryset=None, required=False, widget=forms.CheckboxSelectMultiple,
+        label="Contributing context gaps",
+    )  # fmt: skip
+
+    def __init__(self, *args, gaps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["gaps"].queryset = gaps
+        self.fields["gaps"].label_from_instance = lambda g: f"{g.key} {g.question[:100]}"

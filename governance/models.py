@@ -463,6 +463,14 @@ class Incident(OrgScopedModel):
         USER, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reporter_label = models.CharField(max_length=254)
+    owner = models.ForeignKey(
+        USER,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Drives the response; reminded before a reporting deadline",
+    )
     channel = models.CharField(max_length=20, choices=IncidentChannel.choices)
     use_case = models.ForeignKey("usecases.UseCase", on_delete=models.CASCADE, related_name="+")
     release = models.ForeignKey(

@@ -182,3 +182,55 @@ def waivers_awaiting(organization, user):
         .select_related("item", "item__release", "item__release__use_case")
         .order_by("requested_at")
     )
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def incidents_of(
+    organization,
+    *,
+    use_case=None,
+    status: str = "",
+    severity: int | None = None,
+    serious: bool | None = None,
+    q: str = "",
+):
+    """Incidents, newest first, with their use case, owner and count of open follow-ups."""
+    from django.db.models import Count, Q
+
+    from governance.models import FollowUpStatus, Incident
+
+    rows = (
+        Incident.objects.for_org(organization)
+        .select_related("use_case", "owner", "release")
+        .annotate(
+            open_follow_ups=Count("follow_ups", filter=Q(follow_ups__status=FollowUpStatus.OPEN))
+        )
+        .order_by("-number")
+    )
+    if use_case is not None:
+        rows = rows.filter(use_case_id=getattr(use_case, "pk", use_case))
+    if status == "unclosed":
+        rows = rows.exclude(status="closed")
+    elif status:
+        rows = rows.filter(status=status)
+    if severity is not None:
+        rows = rows.filter(severity=severity)
+    if serious is not None:
+        rows = rows.filter(serious=serious)
+    if q:
+        rows = rows.filter(Q(title__icontains=q) | Q(summary__icontains=q))
+    return rows
+
+
+def reports_due(organization):
+    """Serious incidents whose complete Article 73 report is not recorded, soonest first."""
+    from governance.models import Incident
+
+    return (
+        Incident.objects.for_org(organization)
+        .filter(serious=True, complete_report_at__isnull=True, deadline_at__isnull=False)
+        .select_related("use_case")
+        .order_by("deadline_at")
+    )

@@ -3,10 +3,11 @@
 
 from django.urls import path
 
-from governance.views import audit, capability, hitl, home, releases, reviews
+from governance.views import audit, capability, hitl, home, incidents, releases, reviews
 
 rel = "releases/<int:release>/"
 item = rel + "items/<slug:item_key>/"
+inc = "incidents/<int:incident>/"
 
 urlpatterns = [
     path("", home.GovernanceHomeView.as_view(), name="governance_home"),
@@ -50,6 +51,21 @@ urlpatterns = [
         capability.CapabilityCardMarkdownView.as_view(),
         name="capability_card_md",
     ),
+    path("incidents/", incidents.IncidentListView.as_view(), name="incident_list"),
+    path("incidents/new/", incidents.IncidentCreateView.as_view(), name="incident_create"),
+    path(inc, incidents.IncidentDetailView.as_view(), name="incident_detail"),
+    path(inc + "edit/", incidents.IncidentEditView.as_view(), name="incident_edit"),
+    path(inc + "status/", incidents.IncidentStatusView.as_view(), name="incident_status"),
+    path(inc + "reports/", incidents.IncidentReportView.as_view(), name="incident_report"),
+    path(inc + "follow-ups/", incidents.FollowUpAddView.as_view(), name="follow_up_add"),
+    path(
+        inc + "follow-ups/<int:follow_up>/",
+        incidents.FollowUpUpdateView.as_view(),
+        name="follow_up_update",
+    ),
+    path(inc + "regression-case/", incidents.RegressionCaseView.as_view(), name="incident_case"),
+    path(inc + "gap/", incidents.IncidentGapView.as_view(), name="incident_gap"),
+    path(inc + "gaps/", incidents.IncidentGapLinkView.as_view(), name="incident_gaps"),
     path("reviews/", reviews.ReviewListView.as_view(), name="review_list"),
     path(rel + "review/", reviews.ReviewDetailView.as_view(), name="release_review"),
 ]

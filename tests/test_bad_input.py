@@ -91,9 +91,10 @@ def world(org_a, member_factory):
     source = make_source(org_a)
     answer = make_answer(org_a)  # GAP-1, routed, its answer in review
     item = make_knowledge(org_a)  # KB-1
-    from tests.tenancy.routes import _evidence, _waiver
+    from tests.tenancy.routes import _evidence, _follow_up, _waiver
 
     waiver = _waiver(org_a)  # REL-1 of another use case, with a waiver pending
+    follow_up = _follow_up(org_a)  # INC-1 of another use case, with a follow-up
     values = {
         "org_slug": org_a.slug,
         "membership": MembershipFactory(organization=org_a).pk,
@@ -114,10 +115,13 @@ def world(org_a, member_factory):
         "item_key": waiver.item.key,
         "waiver": waiver.pk,
         "evidence": _evidence(org_a).pk,
+        "incident": follow_up.incident.number,
+        "follow_up": follow_up.pk,
     }
     api_values = {
         "id": None,  # by path, below
         "number": case.number,
+        "follow_up": follow_up.pk,
         "ids": {
             "use-cases": use_case.pk, "requirements": requirement.pk, "targets": target.pk,
             "eval-plans": plan.pk, "eval-runs": run.pk, "members": owner.pk,
@@ -232,6 +236,7 @@ def _fill(path: str, api_values) -> str:
     resource = path.split("/")[3]
     ids = api_values["ids"]
     path = path.replace("{id}", str(ids.get(resource, 1)))
+    path = path.replace("{follow_up}", str(api_values["follow_up"]))
     return path.replace("{number}", str(api_values["number"]))
 
 

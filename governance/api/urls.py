@@ -7,6 +7,7 @@ from governance.api import views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("releases", views.ReleaseViewSet, basename="release")
+router.register("incidents", views.IncidentViewSet, basename="incident")
 
 urlpatterns = [
     re_path(

@@ -2,6 +2,7 @@
 AI system enforces. Thin: parse, call `governance.services` or the gate, shape."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
@@ -12,18 +13,26 @@ from rest_framework.views import APIView
 from evals.models import EvalRun
 from genai_po.api.base import OrgScopedAPIMixin, OrgScopedViewSet
 from genai_po.api.errors import drf_validation_error as _invalid
+from genai_po.models import User
 from genai_po.roles import Action
 from governance import gate as release_gate
 from governance import selectors
 from governance.api.serializers import (
+    FollowUpSerializer,
+    FollowUpWriteSerializer,
     GateSerializer,
     HitlPolicySerializer,
+    IncidentFilterSerializer,
+    IncidentReportSerializer,
+    IncidentSerializer,
+    IncidentStatusSerializer,
+    IncidentWriteSerializer,
     ReleaseFilterSerializer,
     ReleaseSerializer,
     ReleaseWriteSerializer,
 )
-from governance.models import Release
-from governance.services import releases
+from governance.models import Incident, IncidentFollowUp, Release
+from governance.services import incidents, releases
 from governance.services.hitl import current_policy, etag_of, policy_document
 from usecases.models import UseCase
 
@@ -148,3 +157,139 @@ class HitlPolicyView(OrgScopedAPIMixin, APIView):
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"
         return response
+
+
+def _incident_data(org, validated: dict) -> dict:
+    """The API's ids as the service's objects (of this organization, else a 400)."""
+    data = dict(validated)
+    if "type" in data:
+        data["incident_type"] = data.pop("type")
+    if "use_case" in data:
+        data["use_case"] = UseCase.objects.for_org(org).filter(pk=data["use_case"]).first()
+        if data["use_case"] is None:
+            raise exceptions.ValidationError({"use_case": ["No such use case here."]})
+    if data.get("release") is not None:
+        data["release"] = Release.objects.for_org(org).filter(pk=data["release"]).first()
+        if data["release"] is None:
+            raise exceptions.ValidationError({"release": ["No such release here."]})
+    for key in ("reporter", "owner"):
+        if data.get(key) is not None:
+            data[key] = User.objects.filter(pk=data[key]).first()
+            if data[key] is None:
+                raise exceptions.ValidationError({key: ["Choose a member of this organization."]})
+    return data
+
+
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
+    """Incident reports, addressed by number (INC-n), with their follow-ups, contributing
+    gaps, regression case and Article 73 clock. Reading needs `read`; writing `write`."""
+
+    model = Incident
+    serializer_class = IncidentSerializer
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]+"
+    filters: dict = {}
+
+    def scope_queryset(self, queryset):
+        f = self.filters
+        org = self.request.organization
+        return selectors.incidents_of(
+            org,
+            use_case=f.get("use_case"),
+            status=f.get("status", ""),
+            severity=f.get("severity"),
+            serious=f.get("serious"),
+        ).prefetch_related(
+            Prefetch(
+                "follow_ups",
+                queryset=IncidentFollowUp.objects.for_org(org).select_related("owner"),
+            ),
+            "gap_links__gap",
+            "regression_case",
+            "reporter",
+        )
+
+    def _shown(self, incident):
+        self.filters = {}
+        return IncidentSerializer(self.get_queryset().get(pk=incident.pk)).data
+
+    @extend_schema(parameters=[IncidentFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        filters = IncidentFilterSerializer(data=dict(request.query_params.items()))
+        filters.is_valid(raise_exception=True)
+        self.filters = {k: v for k, v in filters.validated_data.items() if v is not None}
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=IncidentWriteSerializer, responses={201: IncidentSerializer})
+    def create(self, request, *args, **kwargs):
+        payload = IncidentWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = _incident_data(request.organization, payload.validated_data)
+        incident = incidents.incident_create(actor=self.actor, data=data)
+        return Response(self._shown(incident), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=IncidentWriteSerializer, responses={200: IncidentSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        incident = self.get_object()
+        payload = IncidentWriteSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        data = _incident_data(request.organization, payload.validated_data)
+        incidents.incident_update(actor=self.actor, incident=incident, data=data)
+        return Response(self._shown(incident))
+
+    @extend_schema(request=IncidentStatusSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request, *args, **kwargs):
+        """Move the incident; closing needs every follow-up done or accepted as is."""
+        incident = self.get_object()
+        payload = IncidentStatusSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incidents.incident_set_status(
+            actor=self.actor, incident=incident, status=payload.validated_data["status"]
+        )
+        return Response(self._shown(incident))
+
+    @extend_schema(request=IncidentReportSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def reports(self, request, *args, **kwargs):
+        """Record that the initial or the complete Article 73 report was sent."""
+        incident = self.get_object()
+        payload = IncidentReportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        incidents.incident_record_report(
+            actor=self.actor, incident=incident, **payload.validated_data
+        )
+        return Response(self._shown(incident))
+
+    @extend_schema(request=FollowUpWriteSerializer, responses={201: FollowUpSerializer})
+    @action(detail=True, methods=["post"], url_path="follow-ups")
+    def follow_ups(self, request, *args, **kwargs):
+        """Add a follow-up action (owner, due date)."""
+        incident = self.get_object()
+        payload = FollowUpWriteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = _incident_data(request.organization, payload.validated_data)
+        row = incidents.follow_up_add(actor=self.actor, incident=incident, data=data)
+        return Response(FollowUpSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=FollowUpWriteSerializer, responses={200: FollowUpSerializer})
+    @action(
+        detail=True,
+        methods=["patch"],
+        url_path=r"follow-ups/(?P<follow_up>[0-9]{1,18})",
+    )
+    def follow_up(self, request, *args, follow_up=None, **kwargs):
+        """Change a follow-up: done, accepted as is (with a note), or open again."""
+        incident = self.get_object()
+        row = (
+            IncidentFollowUp.objects.for_org(request.organization)
+            .filter(incident=incident, pk=follow_up)
+            .first()
+        )
+        if row is None:
+            raise Http404
+        payload = FollowUpWriteSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        data = _incident_data(request.organization, payload.validated_data)
+        row = incidents.follow_up_update(actor=self.actor, follow_up=row, data=data)
+        return Response(FollowUpSerializer(row).data)

@@ -1,6 +1,8 @@
 """Factories of the governance area: a use case with a plan whose runs have real results,
 launch-blocking requirements behind them, and releases made through the services."""
 
+from datetime import timedelta
+
 from django.utils import timezone
 
 from evals import summary
@@ -90,3 +92,32 @@ def make_release(org, uc, *, owner=None, risk_tier="minimal", **data):
         use_case=uc,
         data={"name": "v1", "risk_tier": risk_tier, **data},
     )
+
+
+def incident_data(uc, **data):
+    """A complete incident report of `uc`, aware an hour ago."""
+    now = timezone.now()
+    return {
+        "title": "Promised a refund outside the policy",
+        "summary": "The assistant told a customer a 60-day-old order could be refunded.",
+        "use_case": uc,
+        "channel": "end_user",
+        "incident_type": "confabulation",
+        "severity": 2,
+        "reporter_label": "Customer via ticket 4411",
+        "occurred_at": now - timedelta(hours=3),
+        "discovered_at": now - timedelta(hours=2),
+        "aware_at": now - timedelta(hours=1),
+        **data,
+    }
+
+
+def make_incident(org, uc, *, owner=None, **data):
+    from governance.services import incidents
+
+    actor = (
+        Actor.for_member(user=owner.user, organization=org, role=owner.role)
+        if owner
+        else system(org)
+    )
+    return incidents.incident_create(actor=actor, data=incident_data(uc, **data))

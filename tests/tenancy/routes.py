@@ -61,6 +61,19 @@ def _waiver(org):
     )  # fmt: skip
 
 
+def _incident(org):
+    from tests.factories.governance import make_incident
+
+    return make_incident(org, UseCaseFactory(organization=org))
+
+
+def _follow_up(org):
+    from governance.services.incidents import follow_up_add
+
+    actor = Actor.system(organization=org, label="isolation-harness")
+    return follow_up_add(actor=actor, incident=_incident(org), data={"title": "Harness"})
+
+
 def _use_case_with_policy(org):
     from tests.factories.governance import make_policy
 
@@ -109,6 +122,9 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "item_key": ObjectMaker(_release, lambda release: "risk_review"),
     "waiver": ObjectMaker(_waiver),
     "evidence": ObjectMaker(_evidence),
+    # Incidents by number (INC-<n>), their follow-ups by id.
+    "incident": ObjectMaker(_incident, lambda incident: incident.number),
+    "follow_up": ObjectMaker(_follow_up),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
@@ -219,6 +235,24 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
         )
         for path in ["/api/v1/releases/{number}/", "/api/v1/releases/{number}/gate/"]
     },
+    **{
+        path: (
+            ObjectMaker(_incident, lambda incident: incident.number),
+            lambda i: ("number", i.number),
+        )
+        for path in [
+            "/api/v1/incidents/{number}/",
+            "/api/v1/incidents/{number}/status/",
+            "/api/v1/incidents/{number}/reports/",
+            "/api/v1/incidents/{number}/follow-ups/",
+        ]
+    },
+    "/api/v1/incidents/{number}/follow-ups/{follow_up}/": (
+        ObjectMaker(
+            _follow_up, lambda row: {"number": row.incident.number, "follow_up": row.pk}
+        ),
+        lambda row: ("number", row.incident.number),
+    ),
     "/api/v1/use-cases/{id}/hitl-policy/": (
         ObjectMaker(_use_case_with_policy, lambda uc: uc.pk),
         lambda uc: ("id", uc.pk),

@@ -1,0 +1,58 @@
+"""Celery tasks of the governance area: thin and idempotent (state is in the tables)."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from genai_po.models import Membership
+from genai_po.roles import Role
+from governance.services import incidents
+
+logger = logging.getLogger(__name__)
+
+
+def _recipients(incident) -> list[str]:
+    """The incident's owner; with no active owner, the organization's owners and admins."""
+    if incident.owner is not None and incident.owner.is_active:
+        return [incident.owner.email]
+    return sorted(
+        Membership.objects.for_org(incident.organization_id)
+        .filter(role__in=(Role.OWNER, Role.ADMIN), user__is_active=True)
+        .values_list("user__email", flat=True)
+    )
+
+
+@shared_task(name="governance.tasks.incident_deadline_reminders")
+def incident_deadline_reminders() -> int:
+    """Beat, hourly: remind the owner of each serious incident whose Article 73 deadline
+    nears (three days before, or halfway through a shorter clock), once per deadline.
+    Returns the number of reminders sent."""
+    now = timezone.now()
+    sent = 0
+    for incident in incidents.deadline_reminders_due(now):
+        # Claim first: a second beat, a retry or another worker does not send it again.
+        if not incidents.claim_reminder(incident, now):
+            continue
+        recipients = _recipients(incident)
+        if not recipients:
+            logger.warning("%s: no one to remind of its reporting deadline", incident.key)
+            continue
+        link = settings.SITE_URL + reverse(
+            "incident_detail", args=[incident.organization.slug, incident.number]
+        )
+        send_mail(
+            subject=f"[{incident.organization.name}] {incident.key}: the Article 73 report is "
+            f"due {timezone.localtime(incident.deadline_at):%a %d %b %H:%M}",
+            message=render_to_string(
+                "governance/email/incident_deadline.txt", {"incident": incident, "link": link}
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+        sent += 1
+    return sent
