@@ -74,7 +74,7 @@ class OrgView(View):
         undeclared = set(kwargs) - set(self.scoped_objects)
         if undeclared:
             raise TypeError(f"{type(self).__name__}: declare {undeclared} in scoped_objects.")
-        if any(len(str(value)) > 18 for value in kwargs.values()):
+        if any(isinstance(value, int) and len(str(value)) > 18 for value in kwargs.values()):
             raise Http404("No such object.")  # beyond any id: not there, whatever the database
         for keyword, spec in self.scoped_objects.items():
             spec = spec if isinstance(spec, Scoped) else Scoped(spec)

@@ -40,7 +40,7 @@ RELEASABLE_TIERS = [(v, label) for v, label in RiskTier.choices if v != RiskTier
 class RunChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         rate = "" if obj.pass_rate is None else f", {obj.pass_rate * 100:.0f}% passed"
-        return f"{obj.plan.name}: run #{obj.number}{rate}"
+        return f"{obj.plan.use_case.key} {obj.plan.name}: run #{obj.number}{rate}"
 
 
 class ReleaseForm(TextLimitsMixin, forms.Form):
@@ -80,12 +80,14 @@ class ReleaseForm(TextLimitsMixin, forms.Form):
             .order_by("number")
         )
         self.fields["use_case"].label_from_instance = lambda uc: f"{uc.key} {uc.title}"
-        self.fields["owner"].queryset = members(organization)
+        from governance.services.releases import OWNER_ROLES
+
+        self.fields["owner"].queryset = members(organization, OWNER_ROLES)
         self.fields["template"].queryset = ChecklistTemplate.objects.for_org(organization)
         runs = (
             EvalRun.objects.for_org(organization)
             .filter(scope=RunScope.FULL, status__in=(RunStatus.COMPLETED, RunStatus.FAILED))
-            .select_related("plan")
+            .select_related("plan", "plan__use_case")
             .order_by("-created_at")
         )
         if release is not None:
@@ -133,7 +135,11 @@ class SignOffForm(TextLimitsMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}), required=False,
         help_text="Required to reject, and for the conditions of an approval.",
     )  # fmt: skip
-    seen_hash = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    seen_hash = forms.CharField(
+        widget=forms.HiddenInput, max_length=64, min_length=64,
+        error_messages={"required": "Reload the page and sign again: the state you saw is "
+                        "missing."},
+    )  # fmt: skip
 
 
 class StageForm(forms.Form):

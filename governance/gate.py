@@ -95,6 +95,7 @@ class Blocker:
     state: str  # BLOCKED | INSUFFICIENT
     message: str
     url: str
+    awaiting_sign_offs: bool = False  # fewer fresh approvals than the risk tier needs
 
     def as_dict(self, base_url: str = "") -> dict:
         return {
@@ -117,12 +118,14 @@ class Gate:
 
     @property
     def verdict(self) -> str:
-        states = {b.state for b in self.blockers}
+        """Blocked by a failing item or a rejection first; then short of evidence; then
+        waiting for sign-offs (which never hide evidence that is missing)."""
+        states = {b.state for b in self.blockers if not b.awaiting_sign_offs}
         if BLOCKED in states:
             return BLOCKED
         if INSUFFICIENT in states:
             return INSUFFICIENT
-        return READY
+        return BLOCKED if self.blockers else READY
 
     @property
     def verdict_label(self) -> str:
@@ -247,12 +250,11 @@ def evaluate(release: Release, *, now=None) -> Gate:
         .filter(release=release)
         .select_related("user")
     }
-    current = {
-        s.reviewer_role: s
-        for s in SignOff.objects.for_org(org_id)
-        .filter(release=release, superseded=False)
-        .order_by("created_at", "pk")
-    }
+    # Separation of duties, live: a sign-off by whoever owns the release now never counts.
+    signed = SignOff.objects.for_org(org_id).filter(release=release, superseded=False)
+    if release.owner_id is not None:
+        signed = signed.exclude(user_id=release.owner_id)
+    current = {s.reviewer_role: s for s in signed.order_by("created_at", "pk")}
     roles = [
         RoleState(
             role,
@@ -283,7 +285,15 @@ def evaluate(release: Release, *, now=None) -> Gate:
             Blocker("release", BLOCKED, f"{release.key} is a draft: submit it for review.", url)
         )
     elif release.status == ReleaseStatus.ROLLED_BACK:
-        blockers.append(Blocker("release", BLOCKED, f"{release.key} was rolled back.", url))
+        new_release = reverse("release_create", args=[release.organization.slug])
+        blockers.append(
+            Blocker(
+                "release",
+                BLOCKED,
+                f"{release.key} was rolled back: make a new release.",
+                f"{new_release}?use_case={release.use_case.number}",
+            )
+        )
     for state in items:
         if not state.counts:
             blockers.append(
@@ -322,6 +332,7 @@ def evaluate(release: Release, *, now=None) -> Gate:
                 BLOCKED,
                 f"{detail}; {missing} more needed.",
                 f"{url}#sign-offs",
+                awaiting_sign_offs=True,
             )
         )
     return gate

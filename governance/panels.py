@@ -3,9 +3,8 @@ and HITL policy, and the deploy gate's "an approved release" check."""
 
 from __future__ import annotations
 
-from django.urls import reverse
-
 from genai_po.roles import Action, role_can
+from governance import gate as release_gate
 from governance import selectors
 from governance.services.hitl import current_policy
 from usecases.gates import check
@@ -34,14 +33,24 @@ def use_case_panel(request, use_case, **kwargs) -> dict:
 
 
 def release_gate_check(use_case, readiness):
+    """Met when the newest approved (or released) release's gate is ready now: an approval
+    whose evidence moved since, or whose sign-offs went stale, does not count."""
     release = selectors.approved_release_of(use_case)
-    url = reverse("release_list", args=[use_case.organization.slug])
-    return check(
-        "A release is approved",
-        release is not None,
-        f"No approved release: create one, attach its evidence and get it signed off "
-        f"(Governance → Releases, {url}?use_case={use_case.number}).",
-        f"{release.key} ({release.name}) is {release.get_status_display().lower()}."
-        if release
-        else "",
-    )
+    if release is None:
+        return check(
+            "A release is approved",
+            False,
+            "No approved release: create one under Governance → Releases, attach its "
+            "evidence and get it signed off.",
+        )
+    gate = release_gate.evaluate(release)
+    status = release.get_status_display().lower()
+    if gate.verdict != release_gate.READY:
+        first = gate.blockers[0].message if gate.blockers else ""
+        return check(
+            "A release is approved",
+            False,
+            f"{release.key} is {status}, but its gate is not ready now "
+            f"({len(gate.blockers)} blocker{'s' if len(gate.blockers) != 1 else ''}: {first})",
+        )
+    return check("A release is approved", True, "", f"{release.key} ({release.name}) is {status}.")

@@ -179,6 +179,7 @@ def waivers_awaiting(organization, user):
         Waiver.objects.for_org(organization)
         .filter(status=WaiverStatus.PENDING)
         .exclude(requested_by=user)
+        .exclude(item__release__status__in=["released", "rolled_back"])
         .select_related("item", "item__release", "item__release__use_case")
         .order_by("requested_at")
     )

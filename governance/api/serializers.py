@@ -130,6 +130,9 @@ class HitlActionSerializer(serializers.Serializer):
 class HitlPolicySerializer(serializers.Serializer):
     use_case = serializers.CharField(help_text="UC-<number>")
     version = serializers.IntegerField()
+    approved_in = serializers.CharField(
+        allow_null=True, help_text="The release that approved this version (null: none yet)"
+    )
     actions = HitlActionSerializer(many=True)
     created_at = serializers.DateTimeField()
 

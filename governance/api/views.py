@@ -33,7 +33,7 @@ from governance.api.serializers import (
 )
 from governance.models import Incident, IncidentFollowUp, Release
 from governance.services import incidents, releases
-from governance.services.hitl import current_policy, etag_of, policy_document
+from governance.services.hitl import etag_of, policy_document, served_policy
 from usecases.models import UseCase
 
 
@@ -127,10 +127,19 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScoped
         return Response(gate_data(gate, request.build_absolute_uri("/")[:-1]))
 
 
-class HitlPolicyView(OrgScopedAPIMixin, APIView):
-    """The use case's current HITL policy, exactly as approved, for the AI system's runtime.
+def _etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): `*`, or any listed tag equal to
+    ours once a `W/` prefix is dropped."""
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    bare = etag.removeprefix("W/")
+    return "*" in tags or any(t.removeprefix("W/") == bare for t in tags)
 
-    Send `If-None-Match` with the last ETag: 304 until a new version is saved.
+
+class HitlPolicyView(OrgScopedAPIMixin, APIView):
+    """The HITL policy the AI system's runtime enforces: the version its approved release
+    pinned (`approved_in`), or, before any approval, the newest (`approved_in: null`).
+
+    Send `If-None-Match` with the last ETag: 304 until another version is served.
     """
 
     model = UseCase
@@ -144,16 +153,16 @@ class HitlPolicyView(OrgScopedAPIMixin, APIView):
         use_case = UseCase.objects.for_org(request.organization).filter(pk=pk).first()
         if use_case is None:
             raise Http404
-        policy = current_policy(use_case)
+        policy, release = served_policy(use_case)
         if policy is None:
             raise exceptions.NotFound(
                 f"UC-{use_case.number} has no HITL policy yet: write one under Governance."
             )
         etag = etag_of(policy)
-        if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        if _etag_matches(request.headers.get("If-None-Match", ""), etag):
             response = Response(status=status.HTTP_304_NOT_MODIFIED)
         else:
-            response = Response(policy_document(policy))
+            response = Response(policy_document(policy, release))
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"
         return response

@@ -38,6 +38,13 @@ def _require_open(item: ChecklistItem) -> None:
         )  # fmt: skip
 
 
+def _resync(release) -> None:
+    """An approval whose sign-offs this change made stale is back in review."""
+    from governance.services.signoffs import status_resync
+
+    status_resync(release)
+
+
 def _require_manual(item: ChecklistItem) -> None:
     if item.kind == ItemKind.AUTOMATIC:
         raise ValidationError(
@@ -143,6 +150,7 @@ def item_update(
                 "attestation": item.attestation,
             },
         )
+        _resync(item.release)
     return item
 
 
@@ -206,10 +214,15 @@ def waiver_decide(*, actor: Actor, waiver: Waiver, approve: bool) -> Waiver:
         waiver = (
             Waiver.objects.for_org(waiver.organization_id).select_for_update().get(pk=waiver.pk)
         )
+        if waiver.item.release.owner_id == actor.user.pk:
+            raise PermissionDenied(
+                "The release owner does not decide waivers of their own release."
+            )
         if waiver.status != WaiverStatus.PENDING:
             raise ValidationError(
                 {"status": f"This waiver is already {waiver.get_status_display().lower()}."}
             )
+        _require_open(waiver.item)
         if approve and waiver.expires_at <= timezone.now():
             raise ValidationError({"status": "This waiver has expired: ask for a new one."})
         waiver.status = WaiverStatus.APPROVED if approve else WaiverStatus.REJECTED
@@ -224,6 +237,7 @@ def waiver_decide(*, actor: Actor, waiver: Waiver, approve: bool) -> Waiver:
             before={"status": WaiverStatus.PENDING},
             after={"status": waiver.status, "item": waiver.item.key},
         )
+        _resync(waiver.item.release)
     return waiver
 
 
@@ -242,4 +256,5 @@ def waiver_revoke(*, actor: Actor, waiver: Waiver) -> Waiver:
             actor=actor, action="waiver.revoked", obj=waiver, before={"status": before},
             after={"status": waiver.status},
         )  # fmt: skip
+        _resync(waiver.item.release)
     return waiver

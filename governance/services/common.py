@@ -39,11 +39,13 @@ def membership_of(organization_id: int, user) -> Membership | None:
     return Membership.objects.for_org(organization_id).filter(user=user).first()
 
 
-def require_member(organization_id: int, user, *, field: str, roles=None) -> Membership:
-    """`user` belongs to the organization (with one of `roles`, if given)."""
+def require_member(
+    organization_id: int, user, *, field: str, roles=None, refused: str = ""
+) -> Membership:
+    """`user` belongs to the organization (with one of `roles`, if given; else `refused`)."""
     membership = membership_of(organization_id, user)
     if membership is None:
         raise ValidationError({field: "Choose a member of this organization."})
     if roles is not None and membership.role not in roles:
-        raise ValidationError({field: "This member's role cannot take this."})
+        raise ValidationError({field: refused or "This member's role cannot take this."})
     return membership

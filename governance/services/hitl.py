@@ -28,11 +28,24 @@ def current_policy(use_case: UseCase) -> HitlPolicy | None:
     )
 
 
-def policy_document(policy: HitlPolicy) -> dict:
+def served_policy(use_case: UseCase) -> tuple[HitlPolicy | None, object | None]:
+    """The policy the AI system enforces, with the release that approved it: the version
+    pinned by the use case's approved (or released) release; before any approval, the
+    newest version (served as not approved yet)."""
+    from governance.selectors import approved_release_of
+
+    release = approved_release_of(use_case)
+    if release is not None and release.hitl_policy_id is not None:
+        return release.hitl_policy, release
+    return current_policy(use_case), None
+
+
+def policy_document(policy: HitlPolicy, release=None) -> dict:
     """What the AI system is served: exactly the approved version."""
     return {
         "use_case": f"UC-{policy.use_case.number}",
         "version": policy.version,
+        "approved_in": release.key if release is not None else None,
         "actions": policy.actions,
         "created_at": policy.created_at.isoformat().replace("+00:00", "Z")
         if policy.created_at
@@ -95,7 +108,12 @@ def clean_actions(raw) -> list[dict]:
             errors.append(f"Action {index}: “{item['name']}” is listed twice.")
         seen.add(item["name"].lower())
         if not item["reason"]:
-            errors.append(f"Action {index}: say why it is {item.get('autonomy') or 'set so'}.")
+            label = (
+                Autonomy(item["autonomy"]).label.lower()
+                if item.get("autonomy") in Autonomy.values
+                else "set so"
+            )
+            errors.append(f"Action {index}: say why it is {label}.")
         if (
             item["autonomy"] == Autonomy.AUTONOMOUS
             and item["reversibility"] == Reversibility.IRREVERSIBLE

@@ -298,9 +298,13 @@ def _require_open(incident: Incident) -> None:
 
 
 def _locked(incident: Incident) -> Incident:
-    return (
-        Incident.objects.for_org(incident.organization_id).select_for_update().get(pk=incident.pk)
-    )
+    """Lock the incident's row until the transaction ends and read it again into the
+    caller's instance (a concurrent change is not overwritten)."""
+    Incident.objects.for_org(incident.organization_id).select_for_update().filter(
+        pk=incident.pk
+    ).values_list("pk", flat=True).get()
+    incident.refresh_from_db()
+    return incident
 
 
 def incident_update(*, actor: Actor, incident: Incident, data: dict) -> Incident:

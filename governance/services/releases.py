@@ -35,6 +35,8 @@ from usecases.models import RiskTier, UseCase
 BUNDLE_FIELDS = ["name", "model", "prompt_version", "config_hash", "environment", "notes"]
 EDITABLE = (ReleaseStatus.DRAFT, ReleaseStatus.IN_REVIEW, ReleaseStatus.REJECTED)
 SIGNER_ROLES = (Role.OWNER, Role.ADMIN, Role.REVIEWER)
+OWNER_ROLES = (Role.OWNER, Role.ADMIN, Role.PRODUCT_OWNER)  # who may own a release
+TIER_ORDER = [RiskTier.MINIMAL, RiskTier.LIMITED, RiskTier.HIGH, RiskTier.UNACCEPTABLE]
 
 
 def _audit(release: Release) -> dict:
@@ -83,15 +85,26 @@ def _clean(release: Release, data: dict) -> dict:
     if "risk_tier" in data:
         if data["risk_tier"] not in RiskTier.values:
             errors["risk_tier"] = "Choose a risk tier."
-        elif data["risk_tier"] == RiskTier.UNACCEPTABLE:
+        elif RiskTier.UNACCEPTABLE in (data["risk_tier"], release.use_case.risk_tier):
             errors["risk_tier"] = "An unacceptable-risk use case is never released."
+        elif TIER_ORDER.index(data["risk_tier"]) < TIER_ORDER.index(
+            release.use_case.risk_tier or RiskTier.MINIMAL
+        ):
+            floor = RiskTier(release.use_case.risk_tier).label.lower()
+            errors["risk_tier"] = (
+                f"{release.use_case.key} is {floor} risk: its release is at least {floor} risk "
+                "(fewer sign-offs would follow). Change the use case's tier if it is wrong."
+            )
         else:
             clean["risk_tier"] = data["risk_tier"]
     if "target_date" in data:
         clean["target_date"] = data["target_date"]
     if "owner" in data and data["owner"] is not None:
         try:
-            require_member(release.organization_id, data["owner"], field="owner")
+            require_member(
+                release.organization_id, data["owner"], field="owner", roles=OWNER_ROLES,
+                refused="The release owner is an owner, admin or product owner.",
+            )  # fmt: skip
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
         clean["owner"] = data["owner"]
@@ -141,7 +154,7 @@ def release_create(
         created_by=actor.user,
         created_by_label=actor.label[:254],
     )
-    data = {**data}
+    data = {"risk_tier": use_case.risk_tier, **data}
     if data.get("eval_run") is None:  # none chosen: the run that proves it today
         data["eval_run"] = latest_proving_run(use_case)
     clean = _clean(release, data)
@@ -188,10 +201,14 @@ def _require_editable(release: Release) -> None:
 def release_update(*, actor: Actor, release: Release, data: dict) -> Release:
     """Change the bundle or the review set-up; a signed state that changes goes stale."""
     actor.require(Action.EDIT_PRODUCT)
-    _require_editable(release)
-    clean = _clean(release, data)
-    before = _audit(release)
     with transaction.atomic():
+        release = _locked(release)  # a sign-off or a stage change meanwhile is not undone
+        _require_editable(release)
+        clean = _clean(release, data)
+        owner = clean.get("owner")
+        if owner is not None and owner.pk != release.owner_id:
+            _require_not_reviewing(release, owner)
+        before = _audit(release)
         for key, value in clean.items():
             setattr(release, key, value)
         release.save()
@@ -201,13 +218,39 @@ def release_update(*, actor: Actor, release: Release, data: dict) -> Release:
     return release
 
 
+def _locked(release: Release) -> Release:
+    """Lock the release's row (until the transaction ends) and read it again into the
+    caller's instance: what a concurrent sign-off or move wrote is not overwritten."""
+    Release.objects.for_org(release.organization_id).select_for_update().filter(
+        pk=release.pk
+    ).values_list("pk", flat=True).get()
+    release.refresh_from_db()
+    return release
+
+
+def _require_not_reviewing(release: Release, user) -> None:
+    """The owner is nobody who signs or is asked to sign this release."""
+    org_id = release.organization_id
+    reviewing = (
+        SignOff.objects.for_org(org_id).filter(release=release, superseded=False, user=user)
+        .exists()
+        or ReleaseReviewer.objects.for_org(org_id).filter(release=release, user=user).exists()
+    )  # fmt: skip
+    if reviewing:
+        raise ValidationError(
+            {"owner": f"{user.display_name} reviews this release: its owner is someone else "
+             "(separation of duties)."}
+        )  # fmt: skip
+
+
 def release_refresh_bundle(*, actor: Actor, release: Release) -> Release:
     """Take today's knowledge snapshot, HITL policy and latest run into the bundle."""
     actor.require(Action.EDIT_PRODUCT)
-    _require_editable(release)
-    before = _audit(release)
     org_id = release.organization_id
     with transaction.atomic():
+        release = _locked(release)
+        _require_editable(release)
+        before = _audit(release)
         release.knowledge_snapshot = context_selectors.knowledge_snapshot_of(
             org_id, release.use_case
         )
@@ -228,11 +271,12 @@ def release_submit(*, actor: Actor, release: Release) -> Release:
     """Draft (or rejected) -> in review; the capability card is generated for approval
     with it, and earlier sign-offs no longer count."""
     actor.require(Action.EDIT_PRODUCT)
-    if release.status not in (ReleaseStatus.DRAFT, ReleaseStatus.REJECTED):
-        raise ValidationError(
-            {"status": f"{release.key} is already {release.get_status_display().lower()}."}
-        )
     with transaction.atomic():
+        release = _locked(release)
+        if release.status not in (ReleaseStatus.DRAFT, ReleaseStatus.REJECTED):
+            raise ValidationError(
+                {"status": f"{release.key} is already {release.get_status_display().lower()}."}
+            )
         before = release.status
         SignOff.objects.for_org(release.organization_id).filter(
             release=release, superseded=False
@@ -268,6 +312,18 @@ def release_assign_reviewer(*, actor: Actor, release: Release, reviewer_role: st
                 raise ValidationError(
                     {"user": "The release owner cannot review their own release."}
                 )
+            other = (
+                ReleaseReviewer.objects.for_org(org_id)
+                .filter(release=release, user=user)
+                .exclude(reviewer_role=reviewer_role)
+                .first()
+            )
+            if other is not None:
+                raise ValidationError(
+                    {"user": f"{user.display_name} is already asked to sign as "
+                     f"{ReviewerRole(other.reviewer_role).label.lower()}: one person signs one "
+                     "role of a release."}
+                )  # fmt: skip
             ReleaseReviewer.objects.for_org(org_id).update_or_create(
                 organization_id=org_id,
                 release=release,
@@ -285,44 +341,21 @@ def release_assign_reviewer(*, actor: Actor, release: Release, reviewer_role: st
 def release_set_stage(*, actor: Actor, release: Release, stage: str) -> Release:
     """Move the rollout. A wider stage needs an approved release whose gate is ready now;
     a narrower one never waits; rolled back ends the release."""
-    from governance import gate as release_gate
-
     actor.require(Action.EDIT_PRODUCT)
     if stage not in RolloutStage.values:
         raise ValidationError({"stage": "Choose a rollout stage."})
-    if release.status == ReleaseStatus.ROLLED_BACK:
-        raise ValidationError({"stage": f"{release.key} was rolled back: make a new release."})
-    if stage == release.rollout_stage:
-        raise ValidationError(
-            {"stage": f"{release.key} is already in {release.get_rollout_stage_display().lower()}."}
-        )
-    before = {"rollout_stage": release.rollout_stage, "status": release.status}
-    if stage != RolloutStage.ROLLED_BACK and ROLLOUT_ORDER.index(stage) > ROLLOUT_ORDER.index(
-        release.rollout_stage
-    ):
-        if release.status not in (
-            ReleaseStatus.APPROVED,
-            ReleaseStatus.APPROVED_WITH_CONDITIONS,
-            ReleaseStatus.RELEASED,
-        ):
-            raise ValidationError(
-                {"stage": f"{release.key} is {release.get_status_display().lower()}: a wider "
-                 "rollout needs an approved checklist."}
-            )  # fmt: skip
-        gate = release_gate.evaluate(release)
-        if not gate.ready:
-            first = gate.blockers[0].message if gate.blockers else ""
-            raise ValidationError(
-                {"stage": f"The gate is {gate.verdict_label.lower()}: {first}"[:600]}
-            )
     with transaction.atomic():
+        # Locked: concurrent moves are applied one after the other, each on the last state.
+        release = _locked(release)
+        _check_stage_move(release, stage)
+        before = {"rollout_stage": release.rollout_stage, "status": release.status}
         release.rollout_stage = stage
         if stage == RolloutStage.ROLLED_BACK:
             release.status = ReleaseStatus.ROLLED_BACK
         elif ROLLOUT_ORDER.index(stage) > 0 and release.status != ReleaseStatus.RELEASED:
             release.status = ReleaseStatus.RELEASED
             release.released_at = timezone.now()
-        release.save()
+        release.save(update_fields=["rollout_stage", "status", "released_at", "updated_at"])
         audit_record(
             actor=actor,
             action="release.stage_changed",
@@ -331,6 +364,40 @@ def release_set_stage(*, actor: Actor, release: Release, stage: str) -> Release:
             after={"rollout_stage": release.rollout_stage, "status": release.status},
         )
     return release
+
+
+def _check_stage_move(release: Release, stage: str) -> None:
+    from governance import gate as release_gate
+
+    if release.status == ReleaseStatus.ROLLED_BACK:
+        raise ValidationError({"stage": f"{release.key} was rolled back: make a new release."})
+    if stage == release.rollout_stage:
+        raise ValidationError(
+            {"stage": f"{release.key} is already in {release.get_rollout_stage_display().lower()}."}
+        )
+    approved = (
+        ReleaseStatus.APPROVED,
+        ReleaseStatus.APPROVED_WITH_CONDITIONS,
+        ReleaseStatus.RELEASED,
+    )
+    if stage == RolloutStage.ROLLED_BACK:
+        if release.status not in approved:
+            raise ValidationError(
+                {"stage": f"{release.key} is {release.get_status_display().lower()} and was "
+                 "never released: there is nothing to roll back."}
+            )  # fmt: skip
+        return
+    if ROLLOUT_ORDER.index(stage) <= ROLLOUT_ORDER.index(release.rollout_stage):
+        return  # narrowing never waits
+    if release.status not in approved:
+        raise ValidationError(
+            {"stage": f"{release.key} is {release.get_status_display().lower()}: a wider "
+             "rollout needs an approved checklist."}
+        )  # fmt: skip
+    gate = release_gate.evaluate(release)
+    if not gate.ready:
+        first = gate.blockers[0].message if gate.blockers else ""
+        raise ValidationError({"stage": f"The gate is {gate.verdict_label.lower()}: {first}"[:600]})
 
 
 def require_signer(actor: Actor, release: Release) -> None:

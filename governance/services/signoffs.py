@@ -91,6 +91,16 @@ def sign_off(
                 {"seen_hash": "The evidence changed while you were reading: look again, then "
                  "sign."}
             )  # fmt: skip
+        open_items = [b for b in gate.blockers if b.kind == "item"]
+        if decision != Decision.REJECT and open_items:
+            count = len(open_items)
+            are = "items are" if count > 1 else "item is"
+            raise ValidationError(
+                {"decision": f"The checklist is not ready: {count} {are} "
+                 f"blocked or short of evidence ({open_items[0].message}). An approval signs a "
+                 "ready checklist: approve once the product owner resolves or waives them, or "
+                 "reject now with your reasons."}
+            )  # fmt: skip
         SignOff.objects.for_org(org_id).filter(
             release=release, reviewer_role=reviewer_role, superseded=False
         ).update(superseded=True)
@@ -123,3 +133,18 @@ def sign_off(
             },
         )
     return signed
+
+
+def status_resync(release: Release) -> str:
+    """After the evidence changed through governance (an item, a waiver, the bundle): an
+    approved release whose sign-offs went stale is back in review. Inside the caller's
+    transaction; returns the status."""
+    if release.status not in (ReleaseStatus.APPROVED, ReleaseStatus.APPROVED_WITH_CONDITIONS):
+        return release.status
+    status = status_from(release_gate.evaluate(release))
+    if status != release.status:
+        Release.objects.for_org(release.organization_id).filter(pk=release.pk).update(
+            status=status, updated_at=timezone.now()
+        )
+        release.status = status
+    return status

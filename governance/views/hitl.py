@@ -79,9 +79,15 @@ class HitlPolicyView(OrgView):
                 self._context(request, use_case, rows=[r for r in rows if r], errors=exc.messages),
                 status=400,
             )
+        _, approved_in = hitl.served_policy(use_case)
         messages.success(
             request,
-            f"HITL policy v{policy.version} saved for {use_case.key}; the AI system is "
-            "served this version now.",
+            f"HITL policy v{policy.version} saved for {use_case.key}. "
+            + (
+                f"The AI system keeps being served the version {approved_in.key} approved "
+                "until a release with this one is approved."
+                if approved_in is not None
+                else "No release is approved yet: the AI system is served this version."
+            ),
         )
         return redirect("hitl_policy", request.organization.slug, use_case.number)

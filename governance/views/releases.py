@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -204,7 +205,21 @@ def detail_context(request, release, gate=None) -> dict:
         "assign_form": AssignForm(organization=org, roles=SIGNER_ROLES),
         "signers": selectors.signers_of(org),
         "now": timezone.now(),
+        "max_waiver_days": checklist.MAX_WAIVER_DAYS,
+        "failed": None,
     }
+
+
+def _refused(request, release, *, kind: str, item, errors: list[str]):
+    """The checklist again, status 400, with the form that failed open, its input kept and
+    its errors beside it (not a redirect that loses what was typed)."""
+    context = detail_context(request, release)
+    context["failed"] = {
+        f"{kind}_key": item.key,
+        "data": request.POST,
+        "errors": errors,
+    }
+    return render_page(request, "governance/releases/detail.html", context, status=400)
 
 
 class ReleaseDetailView(OrgView):
@@ -259,8 +274,14 @@ class ReleaseStageView(OrgView):
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
-                stage = RolloutStage(form.cleaned_data["stage"]).label.lower()
-                messages.success(request, f"{release.key} is now in {stage}.")
+                stage = form.cleaned_data["stage"]
+                label = RolloutStage(stage).label.lower()
+                messages.success(
+                    request,
+                    f"{release.key} is rolled back."
+                    if stage == RolloutStage.ROLLED_BACK
+                    else f"{release.key} is now in {label}.",
+                )
         return redirect("release_detail", request.organization.slug, release.number)
 
 
@@ -301,36 +322,34 @@ class ItemUpdateView(OrgView):
             messages.error(request, "This item is computed from evidence, never ticked by hand.")
             return redirect(_detail_url(request, release) + anchor)
         if not form.is_valid():
-            messages.error(
-                request,
-                " ".join(f"{e}" for errors in form.errors.values() for e in errors),
-            )
-            return redirect(_detail_url(request, release) + anchor)
+            errors = [str(e) for errors in form.errors.values() for e in errors]
+            return _refused(request, release, kind="item", item=item, errors=errors)
         data = form.cleaned_data
         try:
-            stored = None
-            if upload := data.get("evidence_file"):
-                if upload.size > checklist.MAX_EVIDENCE_BYTES:
-                    raise ValidationError({"evidence_file": "Attach a file of at most 10 MB."})
-                stored = checklist.evidence_store(
+            # One transaction: a refused update keeps no file of its own.
+            with transaction.atomic():
+                stored = None
+                if upload := data.get("evidence_file"):
+                    if upload.size > checklist.MAX_EVIDENCE_BYTES:
+                        raise ValidationError({"evidence_file": "Attach a file of at most 10 MB."})
+                    stored = checklist.evidence_store(
+                        actor=request.actor,
+                        organization_id=request.organization.pk,
+                        name=upload.name,
+                        content_type=upload.content_type,
+                        data=upload.read(),
+                    )
+                checklist.item_update(
                     actor=request.actor,
-                    organization_id=request.organization.pk,
-                    name=upload.name,
-                    content_type=upload.content_type,
-                    data=upload.read(),
+                    item=item,
+                    status=data["status"],
+                    attestation=data["attestation"],
+                    evidence_url=data["evidence_url"],
+                    evidence_file=stored,
                 )
-            checklist.item_update(
-                actor=request.actor,
-                item=item,
-                status=data["status"],
-                attestation=data["attestation"],
-                evidence_url=data["evidence_url"],
-                evidence_file=stored,
-            )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"“{item.text[:80]}” saved.")
+            return _refused(request, release, kind="item", item=item, errors=exc.messages)
+        messages.success(request, f"“{item.text[:120]}” saved.")
         return redirect(_detail_url(request, release) + anchor)
 
 
@@ -343,23 +362,21 @@ class WaiverRequestView(OrgView):
         form = WaiverForm(request.POST)
         url = _detail_url(request, release)
         if not form.is_valid():
-            messages.error(
-                request, " ".join(f"{e}" for errors in form.errors.values() for e in errors)
+            errors = [str(e) for errors in form.errors.values() for e in errors]
+            return _refused(request, release, kind="waiver", item=item, errors=errors)
+        try:
+            checklist.waiver_request(
+                actor=request.actor,
+                item=item,
+                justification=form.cleaned_data["justification"],
+                expires_at=form.cleaned_data["expires_at"],
             )
+        except ValidationError as exc:
+            return _refused(request, release, kind="waiver", item=item, errors=exc.messages)
         else:
-            try:
-                checklist.waiver_request(
-                    actor=request.actor,
-                    item=item,
-                    justification=form.cleaned_data["justification"],
-                    expires_at=form.cleaned_data["expires_at"],
-                )
-            except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
-            else:
-                messages.success(
-                    request, "Waiver requested: a reviewer (not you) approves it before it counts."
-                )
+            messages.success(
+                request, "Waiver requested: a reviewer (not you) approves it before it counts."
+            )
         return redirect(url + f"#item-{item.key}")
 
 

@@ -19,7 +19,7 @@ def system(org) -> Actor:
 
 def make_use_case_with_plan(org, *, cases=3, launch_blocking=True, **use_case):
     """A use case, one launch-blocking requirement, and a plan of `cases` cases verifying it."""
-    uc = UseCaseFactory(organization=org, **use_case)
+    uc = UseCaseFactory(organization=org, **{"risk_tier": "minimal", **use_case})
     requirement = RequirementFactory(use_case=uc, organization=org, launch_blocking=launch_blocking)
     plan = EvalPlanFactory(use_case=uc, organization=org)
     for n in range(cases):
@@ -81,7 +81,8 @@ def make_policy(org, uc, actions=None):
     return hitl.policy_save(actor=system(org), use_case=uc, actions=actions or POLICY)
 
 
-def make_release(org, uc, *, owner=None, risk_tier="minimal", **data):
+def make_release(org, uc, *, owner=None, risk_tier=None, **data):
+    """A draft release of `uc` (at the use case's risk tier unless `risk_tier` says)."""
     actor = (
         Actor.for_member(user=owner.user, organization=org, role=owner.role)
         if owner
@@ -90,7 +91,7 @@ def make_release(org, uc, *, owner=None, risk_tier="minimal", **data):
     return releases.release_create(
         actor=actor,
         use_case=uc,
-        data={"name": "v1", "risk_tier": risk_tier, **data},
+        data={"name": "v1", "risk_tier": risk_tier or uc.risk_tier, **data},
     )
 
 

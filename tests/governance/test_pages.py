@@ -53,8 +53,12 @@ def test_a_bad_sign_off_is_refused_and_nothing_is_signed(client, org_a, po, revi
     release = ready_release(org_a, po)
     client.force_login(reviewer.user)
     url = f"/o/{org_a.slug}/governance/releases/{release.number}/review/"
-    response = client.post(url, {"reviewer_role": "security", "decision": "reject"})
+    seen = "0" * 64
+    response = client.post(url, {"reviewer_role": "security", "decision": "reject",
+                                 "seen_hash": seen})  # fmt: skip
     assert response.status_code == 400 and "Say why you reject it." in response.content.decode()
+    response = client.post(url, {"reviewer_role": "security", "decision": "approve"})
+    assert response.status_code == 400 and "Reload the page" in response.content.decode()
     response = client.post(url, {"reviewer_role": "legal\x00", "decision": "approve"})
     assert response.status_code == 400
     assert not SignOff.objects.for_org(org_a).exists()

@@ -34,9 +34,8 @@ EVAL_PLAN_MISSING = "Create an eval plan with at least one case (Evals → New e
 
 def release_missing(use_case) -> str:
     return (
-        "No approved release: create one, attach its evidence and get it signed off "
-        f"(Governance → Releases, /o/{use_case.organization.slug}/governance/releases/"
-        f"?use_case={use_case.number})."
+        "No approved release: create one under Governance → Releases, attach its "
+        "evidence and get it signed off."
     )
 
 
