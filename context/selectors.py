@@ -529,3 +529,21 @@ def knowledge_snapshot_of(organization, use_case) -> list[dict]:
         {"key": f"KB-{r['number']}", "version": r["current__number"], "title": r["title"]}
         for r in rows
     ]
+
+
+def audited_objects_of(organization, use_case) -> dict:
+    """The context rows of a use case whose writes are audited, by the audit trail's object
+    type: its gaps, their answers, its sources and its knowledge items (querysets of ids)."""
+    gaps = ContextGap.objects.for_org(organization).filter(use_case_links__use_case=use_case)
+    return {
+        "context.contextgap": gaps.values("pk"),
+        "context.answer": Answer.objects.for_org(organization)
+        .filter(gap__in=gaps.values("pk"))
+        .values("pk"),
+        "context.contextsource": ContextSource.objects.for_org(organization)
+        .filter(use_case_links__use_case=use_case)
+        .values("pk"),
+        "context.knowledgeitem": KnowledgeItem.objects.for_org(organization)
+        .filter(use_case_links__use_case=use_case)
+        .values("pk"),
+    }

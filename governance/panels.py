@@ -29,6 +29,10 @@ def use_case_panel(request, use_case, **kwargs) -> dict:
         "releases": list(selectors.releases_of(request.organization, use_case=use_case)[:5]),
         "hitl": current_policy(use_case),
         "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
+        "can_read_audit": any(
+            role_can(request.role, a)
+            for a in (Action.EDIT_PRODUCT, Action.SIGN_OFF, Action.VIEW_AUDIT)
+        ),
     }
 
 

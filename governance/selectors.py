@@ -235,3 +235,92 @@ def reports_due(organization):
         .select_related("use_case")
         .order_by("deadline_at")
     )
+
+
+# --------------------------------------------------------------------------- scoped trails
+
+
+def _pairs_q(pairs: dict):
+    """Events whose (object_type, object_id) is one of `pairs`: {type: queryset of pks}."""
+    from django.db.models import CharField, Q
+    from django.db.models.functions import Cast
+
+    q = Q(pk__in=[])
+    for object_type, ids in pairs.items():
+        text_ids = ids.annotate(audit_id=Cast("pk", CharField())).values("audit_id")
+        q |= Q(object_type=object_type, object_id__in=text_ids)
+    return q
+
+
+def release_audit_objects(organization, release) -> dict:
+    """A release and what hangs on it: checklist items, waivers, sign-offs."""
+    from governance.models import ChecklistItem, Release, SignOff, Waiver
+
+    org = organization
+    return {
+        "governance.release": Release.objects.for_org(org).filter(pk=release.pk).values("pk"),
+        "governance.checklistitem": ChecklistItem.objects.for_org(org)
+        .filter(release=release)
+        .values("pk"),
+        "governance.waiver": Waiver.objects.for_org(org).filter(item__release=release).values("pk"),
+        "governance.signoff": SignOff.objects.for_org(org).filter(release=release).values("pk"),
+    }
+
+
+def use_case_audit_objects(organization, use_case) -> dict:
+    """Every audited row of a use case, across the areas: its brief, PRD and requirements,
+    eval plans, cases, runs and triage, context gaps, answers, sources and knowledge, and
+    its releases (with their checklists), HITL policies and incidents."""
+    from context import selectors as context_selectors
+    from evals.models import EvalCase, EvalPlan, EvalRun, Triage
+    from governance.models import (
+        ChecklistItem,
+        HitlPolicy,
+        Incident,
+        IncidentFollowUp,
+        Release,
+        SignOff,
+        Waiver,
+    )
+    from usecases.models import Prd, Requirement, RequirementVerification, UseCase
+
+    org = organization
+    plans = EvalPlan.objects.for_org(org).filter(use_case=use_case)
+    releases = Release.objects.for_org(org).filter(use_case=use_case)
+    return {
+        "usecases.usecase": UseCase.objects.for_org(org).filter(pk=use_case.pk).values("pk"),
+        "usecases.prd": Prd.objects.for_org(org).filter(use_case=use_case).values("pk"),
+        "usecases.requirement": Requirement.objects.for_org(org)
+        .filter(use_case=use_case)
+        .values("pk"),
+        "usecases.requirementverification": RequirementVerification.objects.for_org(org)
+        .filter(requirement__use_case=use_case)
+        .values("pk"),
+        "evals.evalplan": plans.values("pk"),
+        "evals.evalcase": EvalCase.objects.for_org(org).filter(plan__in=plans).values("pk"),
+        "evals.evalrun": EvalRun.objects.for_org(org).filter(plan__in=plans).values("pk"),
+        "evals.triage": Triage.objects.for_org(org).filter(run__plan__in=plans).values("pk"),
+        **context_selectors.audited_objects_of(org, use_case),
+        "governance.release": releases.values("pk"),
+        "governance.checklistitem": ChecklistItem.objects.for_org(org)
+        .filter(release__in=releases)
+        .values("pk"),
+        "governance.waiver": Waiver.objects.for_org(org)
+        .filter(item__release__in=releases)
+        .values("pk"),
+        "governance.signoff": SignOff.objects.for_org(org)
+        .filter(release__in=releases)
+        .values("pk"),
+        "governance.hitlpolicy": HitlPolicy.objects.for_org(org)
+        .filter(use_case=use_case)
+        .values("pk"),
+        "governance.incident": Incident.objects.for_org(org).filter(use_case=use_case).values("pk"),
+        "governance.incidentfollowup": IncidentFollowUp.objects.for_org(org)
+        .filter(incident__use_case=use_case)
+        .values("pk"),
+    }
+
+
+def scoped_audit_events(organization, pairs: dict, **filters):
+    """The audit events of the objects in `pairs`, newest first, with the page's filters."""
+    return audit_events_filtered(organization=organization, **filters).filter(_pairs_q(pairs))

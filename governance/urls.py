@@ -14,6 +14,23 @@ urlpatterns = [
     path("settings/", home.GovernanceSettingsView.as_view(), name="governance_settings"),
     path("audit/", audit.AuditListView.as_view(), name="audit"),
     path("audit/export.csv", audit.AuditExportView.as_view(), name="audit_export"),
+    path("audit/verify/", audit.ChainVerifyView.as_view(), name="audit_verify"),
+    path(
+        "audit/use-cases/<int:use_case>/",
+        audit.UseCaseAuditView.as_view(),
+        name="use_case_audit",
+    ),
+    path(
+        "audit/use-cases/<int:use_case>/export.csv",
+        audit.UseCaseAuditView.as_view(export=True),
+        name="use_case_audit_export",
+    ),
+    path(rel + "audit/", audit.ReleaseAuditView.as_view(), name="release_audit"),
+    path(
+        rel + "audit/export.csv",
+        audit.ReleaseAuditView.as_view(export=True),
+        name="release_audit_export",
+    ),
     path("hitl/<int:use_case>/", hitl.HitlPolicyView.as_view(), name="hitl_policy"),
     path("releases/", releases.ReleaseListView.as_view(), name="release_list"),
     path("releases/new/", releases.ReleaseCreateView.as_view(), name="release_create"),
