@@ -159,6 +159,10 @@ class GovernanceSettingsForm(forms.ModelForm):
     class Meta:
         model = GovernanceSettings
         fields = ["run_max_age_days", "min_cases_per_requirement"]
+        widgets = {
+            "run_max_age_days": forms.NumberInput(attrs={"min": 1, "max": 365}),
+            "min_cases_per_requirement": forms.NumberInput(attrs={"min": 1, "max": 1000}),
+        }
 
 
 # --------------------------------------------------------------------------- incidents

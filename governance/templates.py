@@ -27,8 +27,9 @@ DEFAULT_MANUAL_ITEMS = [
 ]  # fmt: skip
 
 
-def default_items() -> list[dict]:
-    automatic = [
+def automatic_items() -> list[dict]:
+    """Every automatic check as a checklist item: in every template, never optional."""
+    return [
         {
             "key": key,
             "category": "Evidence",
@@ -39,6 +40,10 @@ def default_items() -> list[dict]:
         }
         for key, check in AUTOMATIC_CHECKS.items()
     ]
+
+
+def default_items() -> list[dict]:
+    automatic = automatic_items()
     manual = [
         {
             "key": key,

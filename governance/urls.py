@@ -3,7 +3,16 @@
 
 from django.urls import path
 
-from governance.views import audit, capability, hitl, home, incidents, releases, reviews
+from governance.views import (
+    audit,
+    capability,
+    hitl,
+    home,
+    incidents,
+    releases,
+    reviews,
+    templates,
+)
 
 rel = "releases/<int:release>/"
 item = rel + "items/<slug:item_key>/"
@@ -12,6 +21,18 @@ inc = "incidents/<int:incident>/"
 urlpatterns = [
     path("", home.GovernanceHomeView.as_view(), name="governance_home"),
     path("settings/", home.GovernanceSettingsView.as_view(), name="governance_settings"),
+    path("templates/", templates.TemplateListView.as_view(), name="checklist_templates"),
+    path("templates/new/", templates.TemplateNewView.as_view(), name="checklist_template_new"),
+    path(
+        "templates/<int:template>/",
+        templates.TemplateEditView.as_view(),
+        name="checklist_template",
+    ),
+    path(
+        "templates/<int:template>/delete/",
+        templates.TemplateDeleteView.as_view(),
+        name="checklist_template_delete",
+    ),
     path("audit/", audit.AuditListView.as_view(), name="audit"),
     path("audit/export.csv", audit.AuditExportView.as_view(), name="audit_export"),
     path("audit/verify/", audit.ChainVerifyView.as_view(), name="audit_verify"),

@@ -81,7 +81,7 @@ def make_policy(org, uc, actions=None):
     return hitl.policy_save(actor=system(org), use_case=uc, actions=actions or POLICY)
 
 
-def make_release(org, uc, *, owner=None, risk_tier=None, **data):
+def make_release(org, uc, *, owner=None, risk_tier=None, template_id=None, **data):
     """A draft release of `uc` (at the use case's risk tier unless `risk_tier` says)."""
     actor = (
         Actor.for_member(user=owner.user, organization=org, role=owner.role)
@@ -92,6 +92,7 @@ def make_release(org, uc, *, owner=None, risk_tier=None, **data):
         actor=actor,
         use_case=uc,
         data={"name": "v1", "risk_tier": risk_tier or uc.risk_tier, **data},
+        template_id=template_id,
     )
 
 

@@ -74,6 +74,12 @@ def _follow_up(org):
     return follow_up_add(actor=actor, incident=_incident(org), data={"title": "Harness"})
 
 
+def _template(org):
+    from governance.templates import template_for
+
+    return template_for(org)
+
+
 def _use_case_with_policy(org):
     from tests.factories.governance import make_policy
 
@@ -125,6 +131,7 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     # Incidents by number (INC-<n>), their follow-ups by id.
     "incident": ObjectMaker(_incident, lambda incident: incident.number),
     "follow_up": ObjectMaker(_follow_up),
+    "template": ObjectMaker(_template),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
