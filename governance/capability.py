@@ -44,16 +44,18 @@ def card_markdown(release) -> str:
         f"{release.get_rollout_stage_display().lower()}."
     )
     out.append("")
+    goal = _lines(section("user_goal"))
+    if goal:
+        out.append(f"Its purpose: {_md(' '.join(goal))}")
+        out.append("")
     out.append("### What it can do")
-    goal = _lines(section("user_goal")) or _lines(use_case.problem)[:1]
-    out += [f"- {_md(line)}" for line in goal]
-    out += [f"- {_md(a['name'])}: {_md(a['description'] or a['reason'])}" for a in alone]
+    can = [f"- {_md(a['name'])}: {_md(a['description'] or a['reason'])}" for a in alone]
+    can += [f"- Use {_md(line)}" for line in _lines(section("allowed_tools"))]
+    out += can or ["- (The HITL policy lists no action it takes on its own yet.)"]
     if reviewed:
         out.append("")
         out.append("With a person's review first:")
         out += [f"- {_md(a['name'])}: {_md(a['reason'])}" for a in reviewed]
-    if not goal and not alone and not reviewed:
-        out.append("- (The PRD's user goal and the HITL policy say nothing yet.)")
     out.append("")
     out.append("### What it cannot do")
     cannot = [f"- {_md(a['name'])}: {_md(a['reason'])}" for a in forbidden]
@@ -74,5 +76,23 @@ def card_markdown(release) -> str:
         out.append(f"{len(snapshot)} validated knowledge item{'s' if len(snapshot) != 1 else ''}:")
         out += [f"- {k['key']} v{k['version']}: {_md(k.get('title', ''))}" for k in snapshot[:50]]
     else:
-        out.append("No validated knowledge item yet: it answers from its sources only.")
+        out.append(
+            "No validated knowledge item yet: check its answers against the sources you trust."
+        )
     return "\n".join(out) + "\n"
+
+
+def approval_line(release, gate) -> str:
+    """Where the card stands, for the page and the export: a draft card is never mistaken
+    for an approved one."""
+    signed = [
+        f"{r.sign_off.user_label} ({r.label.lower()}, {r.sign_off.created_at:%d %b %Y})"
+        for r in gate.roles
+        if r.sign_off is not None and not r.stale and r.sign_off.decision != "reject"
+    ]
+    status = release.get_status_display()
+    if release.status in ("approved", "approved_with_conditions", "released") and signed:
+        return f"**{status}**, signed off by {', '.join(signed)}."
+    if release.status == "in_review":
+        return "**In review**: not approved yet."
+    return f"**{status}**: not an approved card."

@@ -117,7 +117,7 @@ def _url(name: str, *args) -> str:
 
 
 def _plans_url(ev: Evidence) -> str:
-    return _url("usecase_detail", ev.org.slug, ev.use_case.number) + "#evals"
+    return _url("usecase_detail", ev.org.slug, ev.use_case.number) + "#eval-plans"
 
 
 def _run_url(ev: Evidence, run) -> str:
@@ -331,14 +331,15 @@ def sources_fresh(ev: Evidence) -> CheckResult:
         shown = ", ".join(s["name"] for s in stale[:3]) + ("…" if len(stale) > 3 else "")
         return CheckResult(
             BLOCKED,
-            f"{len(stale)} of {len(sources)} sources are stale ({shown}): review and mark "
-            "them verified.",
+            f"{len(stale)} of {len(sources)} sources {'is' if len(stale) == 1 else 'are'} "
+            f"stale ({shown}): review and mark {'it' if len(stale) == 1 else 'them'} verified.",
             url + "&freshness=stale",
             facts,
         )
     due = sum(1 for s in sources if s["freshness"] == "due")
     note = f", {due} due for review soon" if due else ""
-    return CheckResult(MET, f"{len(sources)} sources fresh{note}.", url, facts)
+    fresh = f"{len(sources)} source{'s' if len(sources) != 1 else ''} fresh"
+    return CheckResult(MET, f"{fresh}{note}.", url, facts)
 
 
 def incident_follow_ups_done(ev: Evidence) -> CheckResult:

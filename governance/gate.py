@@ -149,12 +149,15 @@ def _release_url(release: Release) -> str:
 
 def _manual_state(item: ChecklistItem) -> tuple[str, str]:
     if item.status == ItemStatus.MET:
-        by = f" by {item.attested_by_label}" if item.attested_by_label else ""
-        return MET, f"Attested{by}: {item.attestation[:200]}"
+        who = item.attested_by.display_name if item.attested_by else item.attested_by_label
+        by = f" by {who}" if who else ""
+        when = f" on {timezone.localtime(item.attested_at):%d %b %Y}" if item.attested_at else ""
+        return MET, f"Attested{by}{when}: {item.attestation[:200]}"
     if item.status == ItemStatus.NOT_APPLICABLE:
         return NOT_APPLICABLE, f"Not applicable: {item.attestation[:200]}"
     if item.status == ItemStatus.NOT_MET:
-        return BLOCKED, "Marked not met."
+        note = f": {item.attestation[:200]}" if item.attestation else "."
+        return BLOCKED, f"Marked not met{note}"
     label = ItemStatus(item.status).label.lower()
     return BLOCKED, f"{label.capitalize()}: attach evidence and attest it."
 
@@ -197,7 +200,7 @@ def item_states(release: Release, *, now=None) -> list[ItemState]:
     items = list(
         ChecklistItem.objects.for_org(org_id)
         .filter(release=release)
-        .select_related("evidence_file")
+        .select_related("evidence_file", "attested_by")
         .defer("evidence_file__data")
         .order_by("position", "pk")
     )

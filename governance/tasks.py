@@ -56,3 +56,42 @@ def incident_deadline_reminders() -> int:
         )
         sent += 1
     return sent
+
+
+@shared_task(name="governance.tasks.review_asked_email", autoretry_for=(OSError,),
+             retry_backoff=True, max_retries=5)  # fmt: skip
+def review_asked_email(release_id: int, user_id: int, reviewer_role: str) -> None:
+    """Tell a reviewer a release in review waits for them (skipped if it moved on since,
+    or someone else is asked now)."""
+    from genai_po.models import User
+    from governance.models import Release, ReleaseReviewer, ReviewerRole
+
+    release = (
+        Release.objects.across_orgs()
+        .select_related("organization", "use_case", "owner")
+        .filter(pk=release_id, status="in_review")
+        .first()
+    )
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if release is None or user is None:
+        return
+    still_asked = (
+        ReleaseReviewer.objects.for_org(release.organization_id)
+        .filter(release=release, reviewer_role=reviewer_role, user=user)
+        .exists()
+    )
+    if not still_asked:
+        return
+    link = settings.SITE_URL + reverse(
+        "release_review", args=[release.organization.slug, release.number]
+    )
+    role = ReviewerRole(reviewer_role).label.lower()
+    send_mail(
+        subject=f"[{release.organization.name}] {release.key} waits for your sign-off as {role}",
+        message=render_to_string(
+            "governance/email/review_asked.txt",
+            {"release": release, "user": user, "role": role, "link": link},
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )

@@ -292,6 +292,12 @@ def release_submit(*, actor: Actor, release: Release) -> Release:
             before={"status": before},
             after={"status": release.status},
         )
+        for reviewer_role, user_id in (
+            ReleaseReviewer.objects.for_org(release.organization_id)
+            .filter(release=release)
+            .values_list("reviewer_role", "user_id")
+        ):
+            _ask(release, user_id, reviewer_role)
     return release
 
 
@@ -336,6 +342,8 @@ def release_assign_reviewer(*, actor: Actor, release: Release, reviewer_role: st
             obj=release,
             after={"role": reviewer_role, "user": user.pk if user else None},
         )
+        if user is not None and release.status == ReleaseStatus.IN_REVIEW:
+            _ask(release, user.pk, reviewer_role)
 
 
 def release_set_stage(*, actor: Actor, release: Release, stage: str) -> Release:
@@ -398,6 +406,15 @@ def _check_stage_move(release: Release, stage: str) -> None:
     if not gate.ready:
         first = gate.blockers[0].message if gate.blockers else ""
         raise ValidationError({"stage": f"The gate is {gate.verdict_label.lower()}: {first}"[:600]})
+
+
+def _ask(release: Release, user_id: int, reviewer_role: str) -> None:
+    """Email the reviewer once the transaction commits."""
+    from governance import tasks
+
+    transaction.on_commit(
+        lambda: tasks.review_asked_email.delay(release.pk, user_id, reviewer_role)
+    )
 
 
 def require_signer(actor: Actor, release: Release) -> None:

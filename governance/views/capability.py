@@ -10,12 +10,16 @@ from genai_po.base_views import OrgView
 from genai_po.htmx import render_page
 from genai_po.roles import Action
 from governance import capability
+from governance import gate as release_gate
 from governance.views.releases import RELEASE
 
 
 def _card(release) -> str:
-    """The approved card once the release went to review; a preview before."""
-    return release.capability_card or capability.card_markdown(release)
+    """The card approved with the release (generated when it went to review; a preview
+    before), headed by where its approval stands today."""
+    body = release.capability_card or capability.card_markdown(release)
+    status = capability.approval_line(release, release_gate.evaluate(release))
+    return f"{status}\n\n{body}"
 
 
 class CapabilityCardView(OrgView):

@@ -18,6 +18,12 @@ from governance.forms import SignOffForm
 from governance.services import signoffs
 from governance.views.releases import RELEASE
 
+PAST = {
+    "approve": "approved",
+    "approve_with_conditions": "approved, with conditions,",
+    "reject": "rejected",
+}
+
 
 class ReviewListView(OrgView):
     permission = Action.SIGN_OFF
@@ -90,8 +96,8 @@ class ReviewDetailView(OrgView):
             else:
                 messages.success(
                     request,
-                    f"Signed for {release.key} as {signed.get_reviewer_role_display()}: "
-                    f"{signed.get_decision_display().lower()}.",
+                    f"You {PAST[signed.decision]} {release.key} as "
+                    f"{signed.get_reviewer_role_display().lower()}.",
                 )
                 return redirect("review_list", request.organization.slug)
         context = _review_context(request, release, form)

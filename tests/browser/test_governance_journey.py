@@ -48,7 +48,7 @@ def test_a_reviewer_signs_off_and_the_gate_turns_ready(page: Page, org_a, member
     expect(page.get_by_text("Close the account", exact=True)).to_be_visible()  # the HITL policy
     page.get_by_label("Approve", exact=True).check()
     page.get_by_role("button", name="Sign").click()
-    expect(page.locator(".flash")).to_contain_text(f"Signed for {release.key} as Security")
+    expect(page.locator(".flash")).to_contain_text(f"You approved {release.key} as security")
     expect(page.get_by_text("Nothing waits on you")).to_be_visible()
     page.context.clear_cookies()
 

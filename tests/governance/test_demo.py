@@ -28,3 +28,18 @@ def test_the_demo_release_is_in_review_with_its_run_blocking_and_a_sign_off_pend
     assert pending["release"] == release and pending["roles"][0].role == "security"
     call_command("seed_demo", verbosity=0)
     assert Release.objects.for_org(org).count() == 1
+
+
+def test_the_demo_incident_is_closed_with_its_follow_ups_and_regression_case():
+    from governance.models import Incident
+
+    call_command("seed_demo", verbosity=0)
+    org = Organization.objects.get(slug="acme-support")
+    incident = Incident.objects.for_org(org).select_related("regression_case").get()
+    assert (incident.key, incident.status) == ("INC-1", "closed")
+    assert sorted(incident.follow_ups.values_list("status", flat=True)) == ["accepted", "done"]
+    case = incident.regression_case
+    assert case is not None and (case.origin, case.origin_ref) == ("incident", "INC-1")
+    assert case.plan.use_case_id == incident.use_case_id
+    call_command("seed_demo", verbosity=0)
+    assert Incident.objects.for_org(org).count() == 1

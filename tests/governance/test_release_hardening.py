@@ -245,3 +245,21 @@ def test_an_edit_at_the_moment_of_a_sign_off_does_not_undo_it(org_a, po, reviewe
     assert release.notes == ("" if failures else "Edited")
     assert release.status == "approved"
     assert SignOff.objects.for_org(org_a).count() == 1
+
+
+def test_a_reviewer_is_emailed_when_asked_for_a_release_in_review(
+    org_a, po, reviewer, django_capture_on_commit_callbacks, mailoutbox
+):
+    uc, _, _ = make_use_case_with_plan(org_a)
+    release = make_release(org_a, uc, owner=po)
+    with django_capture_on_commit_callbacks(execute=True):
+        releases.release_assign_reviewer(
+            actor=actor_of(po), release=release, reviewer_role="security", user=reviewer.user
+        )
+    assert mailoutbox == []  # a draft: nobody is asked yet
+    with django_capture_on_commit_callbacks(execute=True):
+        releases.release_submit(actor=actor_of(po), release=release)
+    (message,) = mailoutbox
+    assert message.to == [reviewer.user.email]
+    assert f"{release.key} waits for your sign-off as security" in message.subject
+    assert f"/governance/releases/{release.number}/review/" in message.body
