@@ -57,3 +57,51 @@ def test_a_reviewer_signs_off_and_the_gate_turns_ready(page: Page, org_a, member
     page.goto(url)
     expect(page.locator("#gate .verdict")).to_have_text("Ready")
     expect(page.locator("#sign-offs")).to_contain_text("Rita Reviewer")
+
+
+def test_the_product_owner_reports_an_incident_works_it_and_closes_it(
+    page: Page, org_a, member_factory
+):
+    from governance.models import Incident
+    from tests.factories.governance import make_use_case_with_plan
+
+    member_factory(org_a, Role.PRODUCT_OWNER, email="pat@example.com", full_name="Pat PO")
+    uc, _, plan = make_use_case_with_plan(org_a, title="Refund answers")
+    sign_in(page, "pat@example.com")
+    page.goto(f"/o/{org_a.slug}/governance/incidents/")
+    page.get_by_role("button", name="Report an incident").click()
+    page.get_by_label("Title").fill("Promised a refund outside the policy")
+    page.get_by_label("Summary").fill("A 45-day-old order was promised a refund.")
+    page.get_by_label("Use case").select_option(str(uc.pk))
+    page.get_by_label("or by (someone outside)").fill("Ticket 4411")
+    page.get_by_label("Severity").select_option("2")
+    page.get_by_label("Serious incident (EU AI Act Article 73)").check()
+    page.get_by_label("Reporting clock").select_option("standard")
+    page.get_by_role("button", name="Record the incident").click()
+    # Serious without a reason: refused, and what was typed is still there.
+    expect(page.get_by_text("Say why it is serious")).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("Promised a refund outside the policy")
+    page.get_by_label("Why it is serious").fill("A customer lost money on our word.")
+    page.get_by_role("button", name="Record the incident").click()
+    expect(page.locator(".flash")).to_contain_text("INC-1 recorded. The Article 73 report is due")
+    expect(page.locator("#clock")).to_contain_text("Serious incident (15 days)")
+
+    page.get_by_label("Follow-up action").fill("Publish the refund-window answer")
+    page.get_by_role("button", name="Add the follow-up").click()
+    page.get_by_label("Status", exact=True).select_option("closed")
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator(".flash")).to_contain_text("still open")
+
+    row = page.locator("#follow-ups tbody tr").first
+    row.get_by_label("Status of Publish the refund-window answer").select_option("done")
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator("#follow-ups tbody tr").first).to_contain_text("Done")
+
+    page.locator("#loop").get_by_label("Prompt").fill("Can I get a refund after 45 days?")
+    page.get_by_role("button", name="Add regression case").click()
+    expect(page.locator("#loop")).to_contain_text("(origin: incident)")
+    page.get_by_label("Status", exact=True).select_option("closed")
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator(".flash")).to_contain_text("INC-1 is closed")
+    incident = Incident.objects.for_org(org_a).get()
+    assert incident.status == "closed" and incident.regression_case.plan_id == plan.pk

@@ -255,9 +255,7 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
         ]
     },
     "/api/v1/incidents/{number}/follow-ups/{follow_up}/": (
-        ObjectMaker(
-            _follow_up, lambda row: {"number": row.incident.number, "follow_up": row.pk}
-        ),
+        ObjectMaker(_follow_up, lambda row: {"number": row.incident.number, "follow_up": row.pk}),
         lambda row: ("number", row.incident.number),
     ),
     "/api/v1/use-cases/{id}/hitl-policy/": (
