@@ -14,6 +14,7 @@ from governance.forms import GovernanceSettingsForm
 from governance.models import Release, ReleaseStatus
 from governance.services.common import settings_of
 from governance.services.settings import settings_update
+from usecases.models import UseCase
 
 
 class GovernanceHomeView(OrgView):
@@ -31,6 +32,11 @@ class GovernanceHomeView(OrgView):
                 "recent": selectors.releases_of(org)[:10],
                 "in_review": counts.get(ReleaseStatus.IN_REVIEW, 0),
                 "release_total": sum(counts.values()),
+                "open_incidents": selectors.incidents_of(org, status="unclosed").count(),
+                "reports_due": list(selectors.reports_due(org)[:3]),
+                "use_cases": UseCase.objects.for_org(org)
+                .filter(archived_at__isnull=True)
+                .order_by("number")[:20],
                 "can_view_audit": role_can(request.role, Action.VIEW_AUDIT),
                 "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
                 "can_sign": role_can(request.role, Action.SIGN_OFF),
