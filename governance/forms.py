@@ -307,7 +307,7 @@ class RegressionCaseForm(forms.Form):
 
 class IncidentGapForm(forms.Form):
     question = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=1000,
         help_text="The question an SME must answer so it does not happen again.",
     )  # fmt: skip
 

@@ -268,7 +268,11 @@ def evaluate(release: Release, *, now=None) -> Gate:
         for role in release.reviewer_roles
         if role in ReviewerRole.values
     ]
-    required = SIGN_OFFS_REQUIRED.get(release.risk_tier, 1)
+    # The use case's tier is the floor, even if it was raised after the release was made.
+    tiers = [RiskTier.MINIMAL, RiskTier.LIMITED, RiskTier.HIGH, RiskTier.UNACCEPTABLE]
+    use_case_tier = release.use_case.risk_tier or RiskTier.MINIMAL
+    tier = max(release.risk_tier, use_case_tier, key=tiers.index)
+    required = SIGN_OFFS_REQUIRED.get(tier, SIGN_OFFS_REQUIRED[RiskTier.HIGH])
     approvers = {
         r.sign_off.user_id
         for r in roles
@@ -279,9 +283,20 @@ def evaluate(release: Release, *, now=None) -> Gate:
     gate = Gate(release, items, roles, digest, required, len(approvers))
     url = _release_url(release)
     blockers = gate.blockers
-    if release.risk_tier == RiskTier.UNACCEPTABLE:
+    if tier == RiskTier.UNACCEPTABLE:
         blockers.append(
             Blocker("release", BLOCKED, "An unacceptable-risk use case is never released.", url)
+        )
+    elif tier != release.risk_tier:
+        edit_url = reverse("release_edit", args=[release.organization.slug, release.number])
+        blockers.append(
+            Blocker(
+                "release",
+                BLOCKED,
+                f"{release.use_case.key} is now {RiskTier(tier).label.lower()} risk: raise "
+                f"{release.key}'s tier to match (the gate already asks for {required} sign-offs).",
+                edit_url,
+            )
         )
     if release.status == ReleaseStatus.DRAFT:
         blockers.append(
@@ -325,8 +340,8 @@ def evaluate(release: Release, *, now=None) -> Gate:
     if gate.approvals < required:
         stale = [r.label for r in roles if r.stale]
         missing = required - gate.approvals
-        tier = release.get_risk_tier_display().lower()
-        detail = f"{gate.approvals} of {required} sign-offs required for a {tier}-risk release"
+        label = RiskTier(tier).label.lower()
+        detail = f"{gate.approvals} of {required} sign-offs required for a {label}-risk release"
         if stale:
             detail += f"; stale since the evidence changed: {', '.join(stale)} (renew)"
         blockers.append(

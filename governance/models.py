@@ -267,7 +267,12 @@ class ChecklistTemplate(OrgScopedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="checklisttemplate_name")
+            models.UniqueConstraint(fields=["organization", "name"], name="checklisttemplate_name"),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(is_default=True),
+                name="checklisttemplate_one_default",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -217,8 +217,18 @@ def _clean(incident: Incident, data: dict) -> dict:  # noqa: C901 - one check pe
         errors["aware_at"] = (
             "The organization cannot become aware before the incident was discovered."
         )
+    reported = [t for t in (incident.initial_report_at, incident.complete_report_at) if t]
+    if reported and aware and aware > min(reported) and "aware_at" not in errors:
+        errors["aware_at"] = (
+            "A report to the authority was sent before this time: the organization was aware "
+            "by then."
+        )
     if "serious" in data:
         clean["serious"] = bool(data["serious"])
+        if reported and not clean["serious"]:
+            errors["serious"] = (
+                "Reports to the authority are recorded: the incident stays marked serious."
+            )
     if "serious_kind" in data:
         kind = data["serious_kind"] or ""
         if kind and kind not in SeriousKind.values:
@@ -351,6 +361,15 @@ def incident_set_status(*, actor: Actor, incident: Incident, status: str) -> Inc
                      f"(“{left[0][:80]}”{'…' if count > 1 else ''}): mark each done, or accept "
                      "it as is with a note, before closing."}
                 )  # fmt: skip
+        if (
+            status == IncidentStatus.CLOSED
+            and incident.serious
+            and incident.complete_report_at is None
+        ):
+            raise ValidationError(
+                {"status": f"{incident.key} is serious: record its complete Article 73 report "
+                 "before closing it."}
+            )  # fmt: skip
         before = _snapshot(incident)
         incident.status = status
         incident.closed_at = timezone.now() if status == IncidentStatus.CLOSED else None
@@ -374,9 +393,15 @@ def incident_record_report(
     at = at or now
     with transaction.atomic():
         incident = _locked(incident)
+        _require_open(incident)
         if not incident.serious:
             raise ValidationError(
                 {"which": f"{incident.key} is not marked serious: no report is due."}
+            )
+        if getattr(incident, f"{which}_report_at") is not None:
+            when = timezone.localtime(getattr(incident, f"{which}_report_at"))
+            raise ValidationError(
+                {"which": f"The {which} report is recorded already ({when:%d %b %Y %H:%M})."}
             )
         if not isinstance(at, datetime) or at > now + CLOCK_SKEW:
             raise ValidationError({"at": "A report cannot be sent in the future."})
@@ -520,6 +545,7 @@ def incident_add_regression_case(
         fields["requirement_keys"] = data["requirement_keys"]
     with transaction.atomic():
         incident = _locked(incident)
+        _require_open(incident)
         if incident.regression_case_id is not None:
             raise ValidationError(
                 {"plan": f"{incident.key} already produced its regression case: edit that case."}

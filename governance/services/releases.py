@@ -150,7 +150,7 @@ def release_create(
         risk_tier=use_case.risk_tier,
         change_type=ChangeType.NEW,
         reviewer_roles=list(template.reviewer_roles),
-        owner=actor.user or use_case.owner,
+        owner=_default_owner(org_id, actor.user, use_case.owner),
         created_by=actor.user,
         created_by_label=actor.label[:254],
     )
@@ -188,6 +188,17 @@ def release_create(
             after={**_audit(release), "template": template.name},
         )
     return release
+
+
+def _default_owner(org_id: int, *candidates):
+    """Whoever makes the release, else the use case's owner: the first who may own one."""
+    from governance.services.common import membership_of
+
+    for user in candidates:
+        membership = membership_of(org_id, user)
+        if membership is not None and membership.role in OWNER_ROLES:
+            return user
+    return None
 
 
 def _require_editable(release: Release) -> None:
@@ -277,6 +288,14 @@ def release_submit(*, actor: Actor, release: Release) -> Release:
             raise ValidationError(
                 {"status": f"{release.key} is already {release.get_status_display().lower()}."}
             )
+        floor = release.use_case.risk_tier or RiskTier.MINIMAL
+        if floor == RiskTier.UNACCEPTABLE:
+            raise ValidationError({"risk_tier": "An unacceptable-risk use case is never released."})
+        if TIER_ORDER.index(release.risk_tier) < TIER_ORDER.index(floor):
+            raise ValidationError(
+                {"risk_tier": f"{release.use_case.key} is now {RiskTier(floor).label.lower()} "
+                 f"risk: raise {release.key}'s tier to match before review."}
+            )  # fmt: skip
         before = release.status
         SignOff.objects.for_org(release.organization_id).filter(
             release=release, superseded=False

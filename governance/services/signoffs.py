@@ -64,6 +64,7 @@ def sign_off(
     org_id = release.organization_id
     with transaction.atomic():
         release = Release.objects.for_org(org_id).select_for_update().get(pk=release.pk)
+        require_signer(actor, release)  # again on the locked row: the owner may have changed
         if release.status not in SIGNABLE:
             raise ValidationError(
                 {"status": f"{release.key} is {release.get_status_display().lower()}: "

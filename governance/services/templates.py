@@ -13,7 +13,8 @@ from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
 from genai_po.roles import Action
-from governance.models import ChecklistTemplate, ItemKind, ReviewerRole
+from governance.models import ChecklistTemplate, GovernanceSettings, ItemKind, ReviewerRole
+from governance.services.common import settings_of
 from governance.templates import automatic_items
 
 MAX_MANUAL_ITEMS = 40
@@ -114,6 +115,11 @@ def template_save(
     roles = [r for r in ReviewerRole.values if r in reviewer_roles]
     before = None
     with transaction.atomic():
+        # One save of the organization's templates at a time: the default moves in one step.
+        settings_of(org_id)
+        GovernanceSettings.objects.for_org(org_id).select_for_update().values_list(
+            "pk", flat=True
+        ).get()
         if template is None:
             template = ChecklistTemplate(organization_id=org_id)
         else:

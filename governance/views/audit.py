@@ -54,12 +54,14 @@ class AuditListView(OrgView):
         )
 
 
-def _csv(events, filename: str):
+def _csv(events, filename: str, *, with_request: bool = True):
+    """The events as CSV; without `with_request` (not an admin), no request id and no IP."""
     rows = (
         [
             e.seq, audit_created_at(e.created_at), safe_cell(e.actor_label), e.actor_role,
             e.action, e.object_type, e.object_id, safe_cell(_json(e.before)),
-            safe_cell(_json(e.after)), e.request_id, e.ip or "", e.prev_hash, e.key_id, e.hash,
+            safe_cell(_json(e.after)), e.request_id if with_request else "",
+            (e.ip or "") if with_request else "", e.prev_hash, e.key_id, e.hash,
         ]
         for e in events.iterator(chunk_size=2000)
     )  # fmt: skip
@@ -95,7 +97,11 @@ class ScopedAuditView(OrgView):
         filters = form.cleaned_data if form.is_valid() else {}
         events = selectors.scoped_audit_events(request.organization, pairs, **filters)
         if self.export:
-            return _csv(events, page_context["filename"])
+            return _csv(
+                events,
+                page_context["filename"],
+                with_request=role_can(request.role, Action.VIEW_AUDIT),
+            )
         page = Paginator(events, 50).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)

@@ -71,6 +71,7 @@ class TemplateEditView(OrgView):
             "automatic": automatic_items(),
             "role_choices": ReviewerRole.choices,
             "errors": errors or {},
+            "item_errors": (errors or {}).get("items", []),  # `errors.items` is dict.items
             "can_edit": role_can(request.role, Action.MANAGE_ORG),
         }
 

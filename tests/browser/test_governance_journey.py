@@ -100,6 +100,12 @@ def test_the_product_owner_reports_an_incident_works_it_and_closes_it(
     page.locator("#loop").get_by_label("Prompt").fill("Can I get a refund after 45 days?")
     page.get_by_role("button", name="Add regression case").click()
     expect(page.locator("#loop")).to_contain_text("(origin: incident)")
+    # A serious incident closes once its complete Article 73 report is on record.
+    for which in ("initial", "complete"):
+        page.locator("#clock").get_by_label("Report").select_option(which)
+        page.get_by_role("button", name="Record as sent").click()
+        expect(page.locator(".flash")).to_contain_text(f"The {which} report of INC-1")
+    expect(page.locator("#clock")).not_to_contain_text("Record as sent")
     page.get_by_label("Status", exact=True).select_option("closed")
     page.get_by_role("button", name="Change").click()
     expect(page.locator(".flash")).to_contain_text("INC-1 is closed")

@@ -175,6 +175,7 @@ def test_the_api_records_works_and_closes_an_incident(api_a, org_a):
     )  # fmt: skip
     assert response.status_code == 200 and response.json()["status"] == "accepted"
     assert api_a.post(base + "reports/", {"which": "initial"}, format="json").status_code == 200
+    assert api_a.post(base + "reports/", {"which": "complete"}, format="json").status_code == 200
     patched = api_a.patch(base, {"root_cause": "The retriever ignored tenancy"}, format="json")
     assert patched.status_code == 200 and patched.json()["root_cause"].startswith("The retriever")
     closed = api_a.post(base + "status/", {"status": "closed"}, format="json")

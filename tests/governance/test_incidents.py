@@ -312,3 +312,37 @@ def test_an_open_follow_up_of_a_severe_incident_blocks_the_release_gate_with_its
     incidents.follow_up_update(actor=actor_of(po), follow_up=row, data={"status": "done"})
     assert state().state == "met"
     assert IncidentFollowUp.objects.for_org(org_a).count() == 2
+
+
+def test_a_closed_incident_takes_no_report_nor_case_and_a_serious_one_closes_once_reported(
+    org_a, po
+):
+    uc, _, plan = make_use_case_with_plan(org_a)
+    actor = actor_of(po)
+    with time_machine.travel(AWARE + timedelta(days=1), tick=False):
+        incident = make_incident(
+            org_a, uc, owner=po, serious=True, serious_kind="standard",
+            serious_rationale="Harm", aware_at=AWARE, discovered_at=AWARE, occurred_at=AWARE,
+        )  # fmt: skip
+        with pytest.raises(ValidationError, match="complete Article 73 report"):
+            incidents.incident_set_status(actor=actor, incident=incident, status="closed")
+        incidents.incident_record_report(
+            actor=actor, incident=incident, which="initial", at=AWARE + timedelta(hours=2)
+        )
+        with pytest.raises(ValidationError, match="recorded already"):
+            incidents.incident_record_report(actor=actor, incident=incident, which="initial")
+        incidents.incident_record_report(
+            actor=actor, incident=incident, which="complete", at=AWARE + timedelta(hours=3)
+        )
+        # Reports are on record: the awareness time cannot move after them, nor the mark go.
+        with pytest.raises(ValidationError) as caught:
+            incidents.incident_update(
+                actor=actor, incident=incident, data={"serious": False, "aware_at": AWARE
+                                                      + timedelta(hours=5)},
+            )  # fmt: skip
+        assert {"serious", "aware_at"} <= set(caught.value.message_dict)
+        incidents.incident_set_status(actor=actor, incident=incident, status="closed")
+        with pytest.raises(ValidationError, match="reopen"):
+            incidents.incident_add_regression_case(
+                actor=actor, incident=incident, plan=plan, data={"prompt": "x"}
+            )

@@ -263,3 +263,46 @@ def test_a_reviewer_is_emailed_when_asked_for_a_release_in_review(
     assert message.to == [reviewer.user.email]
     assert f"{release.key} waits for your sign-off as security" in message.subject
     assert f"/governance/releases/{release.number}/review/" in message.body
+
+
+def test_a_signer_who_became_the_owner_meanwhile_cannot_sign(org_a, po, member_factory):
+    release = ready_release(org_a, po)
+    admin = member_factory(org_a, "admin")
+    stale = Release.objects.for_org(org_a).get(pk=release.pk)  # loaded before the change
+    Release.objects.for_org(org_a).filter(pk=release.pk).update(owner=admin.user)
+    with pytest.raises(PermissionDenied, match="owner cannot sign"):
+        sign(admin, stale)
+    assert not SignOff.objects.for_org(org_a).exists()
+
+
+def test_a_use_case_raised_to_a_higher_tier_raises_its_releases_gate(org_a, po, reviewer):
+    uc, _, _ = make_use_case_with_plan(org_a)  # minimal
+    release = make_release(org_a, uc, owner=po)
+    type(uc).objects.for_org(org_a).filter(pk=uc.pk).update(risk_tier="high")
+    release.refresh_from_db()
+    gate = release_gate.evaluate(release)
+    assert gate.required == 3
+    assert any("now high risk" in b.message for b in gate.blockers)
+    with pytest.raises(ValidationError, match="raise REL-1's tier"):
+        releases.release_submit(actor=actor_of(po), release=release)
+    type(uc).objects.for_org(org_a).filter(pk=uc.pk).update(risk_tier="unacceptable")
+    release.refresh_from_db()
+    assert any("never released" in b.message for b in release_gate.evaluate(release).blockers)
+
+
+def test_a_release_made_with_a_token_is_owned_by_someone_who_may_own_it(
+    org_a, api_a, member_factory
+):
+    engineer = member_factory(org_a, "engineer")
+    uc = UseCaseFactory(organization=org_a, owner=engineer.user, risk_tier="minimal")
+    response = api_a.post("/api/v1/releases/", {"use_case": uc.pk, "name": "x"}, format="json")
+    assert response.status_code == 201 and response.json()["owner"] is None
+    po = member_factory(org_a, "product_owner")
+    uc2 = UseCaseFactory(organization=org_a, owner=po.user, risk_tier="minimal")
+    response = api_a.post("/api/v1/releases/", {"use_case": uc2.pk, "name": "y"}, format="json")
+    assert response.json()["owner"]["id"] == po.user.pk
+
+
+def test_an_unknown_api_path_answers_a_tokens_write_with_json(api_a):
+    response = api_a.patch("/api/v1/incidents/-1/", {}, format="json")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"

@@ -117,3 +117,77 @@ def test_the_editor_keeps_what_was_typed_on_an_error_and_saves(client, org_a, me
     page = client.get(base + f"{template.pk}/").content.decode()
     assert "Pilot users briefed" in page and "Owners and admins change templates" in page
     assert client.post(base + f"{template.pk}/", data).status_code == 403
+
+
+def test_a_second_default_is_impossible_in_the_database(org_a):
+    from django.db import IntegrityError, transaction
+
+    template_for(org_a)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChecklistTemplate.objects.create(organization=org_a, name="Two", is_default=True)
+
+
+def test_a_refused_save_shows_its_errors_as_sentences(client, org_a, member_factory):
+    client.force_login(member_factory(org_a, "admin").user)
+    default = template_for(org_a)
+    response = client.post(
+        f"/o/{org_a.slug}/governance/templates/new/",
+        {"name": default.name, "reviewer_roles": ["legal"], "text": ["Item"], "category": [""],
+         "key": [""], "reviewer_role": [""]},
+    )  # fmt: skip
+    page = response.content.decode()
+    assert response.status_code == 400 and "Another template has this name." in page
+    assert "(&#x27;name&#x27;" not in page and "('name'" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_default_saves_leave_one_default_and_no_error(org_a, member_factory):
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from governance.models import GovernanceSettings
+    from governance.services.common import settings_of
+
+    admin = actor_of(member_factory(org_a, "admin"))
+    template_for(org_a)
+    settings_of(org_a)
+    failures = []
+
+    def save(n: int) -> None:
+        try:
+            services.template_save(actor=admin, organization=org_a, template=None,
+                                   name=f"T{n}", reviewer_roles=["legal"], items=ITEMS,
+                                   is_default=True)  # fmt: skip
+        except Exception as exc:  # reported below
+            failures.append(repr(exc))
+        finally:
+            connection.close()
+
+    def waiters() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' "
+                'AND query LIKE \'SELECT "governance_governancesettings"."id"%\''
+            )
+            return cursor.fetchone()[0]
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(3)]
+    try:
+        with transaction.atomic():
+            GovernanceSettings.objects.for_org(org_a).select_for_update().get()
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 20
+            while waiters() < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiters() == 3
+    finally:
+        for thread in threads:
+            thread.join(timeout=30)
+    assert failures == []
+    assert ChecklistTemplate.objects.for_org(org_a).filter(is_default=True).count() == 1
+    assert ChecklistTemplate.objects.for_org(org_a).count() == 4
