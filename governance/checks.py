@@ -22,7 +22,13 @@ from django.utils import timezone
 from context import selectors as context_selectors
 from evals import compare as eval_compare
 from evals import selectors as eval_selectors
-from governance.models import FollowUpStatus, IncidentFollowUp, Release
+from governance.models import (
+    FollowUpStatus,
+    Incident,
+    IncidentFollowUp,
+    IncidentStatus,
+    Release,
+)
 from governance.services.common import settings_of
 from usecases.models import Requirement, RequirementStatus, VerificationMethod
 
@@ -109,6 +115,20 @@ class Evidence:
             )
             .order_by("due_date", "pk")
             .values("pk", "title", "incident__number", "incident__severity")
+        )
+
+    @cached_property
+    def unmitigated_incidents(self) -> list[dict]:
+        """Severity 1–2 incidents of the use case still open or under investigation."""
+        return list(
+            Incident.objects.for_org(self.release.organization_id)
+            .filter(
+                use_case=self.use_case,
+                severity__lte=2,
+                status__in=(IncidentStatus.OPEN, IncidentStatus.INVESTIGATING),
+            )
+            .order_by("severity", "number")
+            .values("pk", "number", "title", "severity", "status")
         )
 
 
@@ -343,10 +363,24 @@ def sources_fresh(ev: Evidence) -> CheckResult:
 
 
 def incident_follow_ups_done(ev: Evidence) -> CheckResult:
-    """No follow-up of a severity 1–2 incident of the use case is open."""
+    """No severity 1–2 incident of the use case is unmitigated, and none of their
+    follow-ups is open."""
+    unmitigated = ev.unmitigated_incidents
     open_ones = ev.open_follow_ups
-    facts = tuple(row["pk"] for row in open_ones)
+    facts = tuple(("incident", row["pk"]) for row in unmitigated) + tuple(
+        ("follow_up", row["pk"]) for row in open_ones
+    )
     url = _url("incident_list", ev.org.slug) + f"?use_case={ev.use_case.number}"
+    if unmitigated:
+        first = unmitigated[0]
+        more = f" and {len(unmitigated) - 1} more" if len(unmitigated) > 1 else ""
+        return CheckResult(
+            BLOCKED,
+            f"INC-{first['number']} (severity {first['severity']}) “{first['title'][:100]}” is "
+            f"{first['status']}{more}: mitigate it before release.",
+            _url("incident_detail", ev.org.slug, first["number"]),
+            facts,
+        )
     if open_ones:
         first = open_ones[0]
         url = _url("incident_detail", ev.org.slug, first["incident__number"]) + "#follow-ups"
@@ -357,7 +391,10 @@ def incident_follow_ups_done(ev: Evidence) -> CheckResult:
             url,
             facts,
         )
-    return CheckResult(MET, "No open follow-up of a severity 1–2 incident.", url, facts)
+    return CheckResult(
+        MET, "No severity 1–2 incident is unmitigated, and none of their follow-ups is open.",
+        url, facts,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -387,7 +424,7 @@ AUTOMATIC_CHECKS: dict[str, AutomaticCheck] = {
         AutomaticCheck("sources_fresh", "Every approved context source is fresh", sources_fresh),
         AutomaticCheck(
             "incident_follow_ups",
-            "No follow-up of a severity 1–2 incident is open",
+            "No severity 1–2 incident is unmitigated or has an open follow-up",
             incident_follow_ups_done,
         ),
     )

@@ -153,7 +153,11 @@ def _seed_incident(ctx, actor, use_case) -> None:
                 "must_escalate": True,
             },
         )
-    gaps = list(context_selectors.gaps_of(org, use_case=use_case).values_list("pk", flat=True)[:1])
+    gaps = list(
+        context_selectors.gaps_of(org, use_case=use_case, q="refund").values_list("pk", flat=True)[
+            :1
+        ]
+    )
     if gaps:
         incidents.incident_link_gaps(actor=actor, incident=incident, gap_ids=gaps)
     incidents.incident_set_status(actor=actor, incident=incident, status="closed")

@@ -57,7 +57,10 @@ class ReleaseForm(TextLimitsMixin, forms.Form):
         queryset=EvalRun.objects.none(), required=False, label="Eval run that proves it"
     )
     change_type = forms.ChoiceField(choices=ChangeType.choices)
-    risk_tier = forms.ChoiceField(choices=RELEASABLE_TIERS)
+    risk_tier = forms.ChoiceField(
+        choices=[("", "The use case's tier")] + RELEASABLE_TIERS, required=False,
+        help_text="At least the use case's tier.",
+    )  # fmt: skip
     environment = forms.CharField(initial="production")
     owner = MemberChoiceField(queryset=User.objects.none(), label="Release owner")
     target_date = forms.DateField(
@@ -101,6 +104,8 @@ class ReleaseForm(TextLimitsMixin, forms.Form):
         data.pop("use_case", None)
         data.pop("template", None)
         data["reviewer_roles"] = list(data.get("reviewer_roles") or [])
+        if not data.get("risk_tier"):
+            data.pop("risk_tier", None)  # the use case's
         return data
 
 
@@ -246,13 +251,15 @@ class IncidentForm(TextLimitsMixin, forms.Form):
         self.fields["release"].label_from_instance = lambda r: (
             f"{r.key} {r.name} ({r.use_case.key}, {r.get_status_display().lower()})"
         )
+        from governance.services.incidents import OWNER_ROLES
+
         self.fields["reporter"].queryset = members(organization)
-        self.fields["owner"].queryset = members(organization)
+        self.fields["owner"].queryset = members(organization, OWNER_ROLES)
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)
         data["harm_types"] = list(data.get("harm_types") or [])
-        data["evidence_links"] = (data.get("evidence_links") or "").split()
+        data["evidence_links"] = (data.get("evidence_links") or "").splitlines()
         return data
 
 
@@ -276,7 +283,7 @@ class FollowUpForm(TextLimitsMixin, forms.Form):
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = members(organization)
+        self.fields["owner"].queryset = members(organization)  # anyone may carry an action
 
 
 class FollowUpStatusForm(TextLimitsMixin, forms.Form):

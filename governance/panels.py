@@ -3,6 +3,8 @@ and HITL policy, and the deploy gate's "an approved release" check."""
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from genai_po.roles import Action, role_can
 from governance import gate as release_gate
 from governance import selectors
@@ -21,6 +23,7 @@ def home_panel(request, **kwargs) -> dict:
     return {
         "governance_releases": selectors.releases_of(org)[:3],
         "governance_pending": pending,
+        "governance_reports_due": list(selectors.reports_due(org)[:3]),
     }
 
 
@@ -28,6 +31,11 @@ def use_case_panel(request, use_case, **kwargs) -> dict:
     return {
         "releases": list(selectors.releases_of(request.organization, use_case=use_case)[:5]),
         "hitl": current_policy(use_case),
+        "open_incidents": selectors.incidents_of(
+            request.organization, use_case=use_case, status="unclosed"
+        ).count(),
+        "reports_due": list(selectors.reports_due(request.organization).filter(use_case=use_case)),
+        "now": timezone.now(),
         "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
         "can_read_audit": any(
             role_can(request.role, a)

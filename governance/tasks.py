@@ -45,11 +45,14 @@ def incident_deadline_reminders() -> int:
         link = settings.SITE_URL + reverse(
             "incident_detail", args=[incident.organization.slug, incident.number]
         )
+        overdue = incident.deadline_at <= now
+        due = f"{timezone.localtime(incident.deadline_at):%a %d %b %H:%M}"
         send_mail(
-            subject=f"[{incident.organization.name}] {incident.key}: the Article 73 report is "
-            f"due {timezone.localtime(incident.deadline_at):%a %d %b %H:%M}",
+            subject=f"[{incident.organization.name}] {incident.key}: the Article 73 report "
+            + (f"is OVERDUE (was due {due})" if overdue else f"is due {due}"),
             message=render_to_string(
-                "governance/email/incident_deadline.txt", {"incident": incident, "link": link}
+                "governance/email/incident_deadline.txt",
+                {"incident": incident, "link": link, "overdue": overdue, "now": now},
             ),
             from_email=None,
             recipient_list=recipients,

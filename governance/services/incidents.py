@@ -18,7 +18,7 @@ from evals.services.cases import case_add
 from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
-from genai_po.roles import Action
+from genai_po.roles import Action, Role
 from governance.models import (
     FollowUpStatus,
     HarmType,
@@ -31,7 +31,7 @@ from governance.models import (
     Release,
     SeriousKind,
 )
-from governance.services.common import next_number, require_member
+from governance.services.common import membership_of, next_number, require_member
 from usecases.models import UseCase
 
 # Article 73(2)–(4): days from the moment the organization became aware.
@@ -46,6 +46,8 @@ TEXT_FIELDS = [
     "serious_rationale",
 ]  # fmt: skip
 GAP_SEVERITY = {1: "critical", 2: "high", 3: "medium", 4: "low"}
+OWNER_ROLES = (Role.OWNER, Role.ADMIN, Role.PRODUCT_OWNER)
+GAP_PRIORITY = {1: "p1", 2: "p2", 3: "p3", 4: "p4"}  # a severity-1 incident's gap is P1
 
 
 def reporting_deadline(aware_at: datetime, kind: str) -> datetime:
@@ -91,7 +93,7 @@ def _clean_links(value) -> list[str]:
     if value in (None, ""):
         return []
     if isinstance(value, str):
-        value = value.split()
+        value = value.splitlines()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValidationError("Give the evidence as links, one per line.")
     links = [v.strip() for v in value if v.strip()]
@@ -168,7 +170,12 @@ def _clean(incident: Incident, data: dict) -> dict:  # noqa: C901 - one check pe
             user = data[key]
             if user is not None:
                 try:
-                    require_member(org_id, user, field=key)
+                    require_member(
+                        org_id, user, field=key,
+                        roles=OWNER_ROLES if key == "owner" else None,
+                        refused="The incident owner is an owner, admin or product owner: "
+                        "someone who can work the incident here.",
+                    )  # fmt: skip
                 except ValidationError as exc:
                     errors.update(_first(exc))
             clean[key] = user
@@ -271,6 +278,11 @@ def _apply(incident: Incident, clean: dict) -> None:
         incident.reminder_sent_at = None
 
 
+def _may_own(org_id: int, user) -> bool:
+    membership = membership_of(org_id, user)
+    return membership is not None and membership.role in OWNER_ROLES
+
+
 def incident_create(*, actor: Actor, data: dict) -> Incident:
     """Record an incident (INC-n). A serious one starts its Article 73 clock."""
     actor.require(Action.EDIT_PRODUCT)
@@ -279,7 +291,7 @@ def incident_create(*, actor: Actor, data: dict) -> Incident:
         organization_id=org_id,
         status=IncidentStatus.OPEN,
         created_by_label=actor.label[:254],
-        owner=actor.user,
+        owner=actor.user if _may_own(org_id, actor.user) else None,
         reporter=None,
     )
     data = {"environment": "production", **data}
@@ -457,7 +469,10 @@ def _clean_follow_up(org_id: int, row: IncidentFollowUp, data: dict) -> dict:
                 errors.update(_first(exc))
         clean["owner"] = data["owner"]
     if "due_date" in data:
-        clean["due_date"] = data["due_date"]
+        due = data["due_date"]
+        if due is not None and row.pk is None and due < timezone.localdate():
+            errors["due_date"] = "A new follow-up is due today or later."
+        clean["due_date"] = due
     if "status" in data:
         if data["status"] not in FollowUpStatus.values:
             errors["status"] = "Choose open, done or accepted as is."
@@ -576,6 +591,7 @@ def incident_open_gap(*, actor: Actor, incident: Incident, question: str, severi
             detected_by="incident",
             severity=severity or GAP_SEVERITY[incident.severity],
             use_cases=[incident.use_case],
+            priority=GAP_PRIORITY[incident.severity],
         )
         IncidentGap.objects.create(
             organization_id=incident.organization_id, incident=incident, gap=gap

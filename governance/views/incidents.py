@@ -51,12 +51,8 @@ def _detail(request, incident, anchor: str = ""):
     return redirect(url + anchor)
 
 
-def _error(request, exc: ValidationError) -> None:
-    messages.error(request, " ".join(exc.messages))
-
-
-def _form_errors(form) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+def _form_error_list(form) -> list[str]:
+    return [str(e) for errors in form.errors.values() for e in errors]
 
 
 class IncidentListView(OrgView):
@@ -213,56 +209,76 @@ class IncidentEditView(OrgView):
         )
 
 
+def detail_context(request, incident, failed=None) -> dict:
+    """What the incident's page shows; `failed` is the form that was refused (its section,
+    errors and input), shown again in place."""
+    org = request.organization
+    follow_ups = list(
+        IncidentFollowUp.objects.for_org(org).filter(incident=incident).select_related("owner")
+    )
+    gap_ids = IncidentGap.objects.for_org(org).filter(incident=incident).values("gap_id")
+    linked = list(context_selectors.gaps_of(org).filter(pk__in=gap_ids))
+    candidates = context_selectors.gaps_of(org, use_case=incident.use_case)
+    data = failed["data"] if failed else {}
+    for row in follow_ups:  # a refused row keeps what was typed into it
+        row.pk_str = str(row.pk)
+        row.failed_data = data if failed and failed["section"] == f"follow_up_{row.pk}" else None
+    now = timezone.now()
+    return {
+        "incident": incident,
+        "follow_ups": follow_ups,
+        "open_follow_ups": sum(f.status == FollowUpStatus.OPEN for f in follow_ups),
+        "gaps": linked,
+        "harms": [HarmType(h).label for h in incident.harm_types if h in HarmType.values],
+        "case": incident.regression_case,
+        "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
+        "closed": incident.status == IncidentStatus.CLOSED,
+        "status_choices": IncidentStatus.choices,
+        "follow_up_form": FollowUpForm(
+            data if failed and failed["section"] == "follow_up_add" else None,
+            organization=org,
+        ),
+        "follow_up_statuses": FollowUpStatus.choices,
+        "case_form": RegressionCaseForm(
+            data if failed and failed["section"] == "case" else None,
+            incident=incident,
+            initial={
+                "prompt": incident.steps_to_reproduce or incident.actual,
+                "expected_behavior": incident.expected,
+            },
+        ),
+        "gap_form": IncidentGapForm(
+            data if failed and failed["section"] == "gap" else None,
+            initial={"question": incident.title},
+        ),
+        "link_form": IncidentGapLinkForm(gaps=candidates, initial={"gaps": [g.pk for g in linked]}),
+        "has_candidates": candidates.exists(),
+        "remind_at": incidents.reminder_due_at(incident),
+        "overdue": bool(
+            incident.deadline_at
+            and incident.deadline_at < now
+            and incident.complete_report_at is None
+        ),
+        "failed": failed,
+        "now": now,
+    }
+
+
+def _refused(request, incident, section: str, errors) -> object:
+    """The page again, status 400, with the refused form in place: its errors beside it and
+    what was typed kept (a redirect would lose both, and show the message out of sight)."""
+    failed = {"section": section, "errors": list(errors), "data": request.POST}
+    context = detail_context(request, incident, failed)
+    return render_page(request, "governance/incidents/detail.html", context, status=400)
+
+
 class IncidentDetailView(OrgView):
     permission = Action.VIEW
     scoped_objects = INCIDENT
 
     def get(self, request, incident):
-        org = request.organization
-        follow_ups = list(
-            IncidentFollowUp.objects.for_org(org).filter(incident=incident).select_related("owner")
-        )
-        gap_ids = IncidentGap.objects.for_org(org).filter(incident=incident).values("gap_id")
-        linked = list(context_selectors.gaps_of(org).filter(pk__in=gap_ids))
-        candidates = context_selectors.gaps_of(org, use_case=incident.use_case)
-        case = incident.regression_case
-        now = timezone.now()
         return render_page(
-            request,
-            "governance/incidents/detail.html",
-            {
-                "incident": incident,
-                "follow_ups": follow_ups,
-                "open_follow_ups": sum(f.status == FollowUpStatus.OPEN for f in follow_ups),
-                "gaps": linked,
-                "harms": [HarmType(h).label for h in incident.harm_types if h in HarmType.values],
-                "case": case,
-                "can_edit": role_can(request.role, Action.EDIT_PRODUCT),
-                "closed": incident.status == IncidentStatus.CLOSED,
-                "status_choices": IncidentStatus.choices,
-                "follow_up_form": FollowUpForm(organization=org),
-                "follow_up_statuses": FollowUpStatus.choices,
-                "report_form": IncidentReportForm(),
-                "case_form": RegressionCaseForm(
-                    incident=incident,
-                    initial={
-                        "prompt": incident.steps_to_reproduce or incident.actual,
-                        "expected_behavior": incident.expected,
-                    },
-                ),
-                "gap_form": IncidentGapForm(initial={"question": incident.title}),
-                "link_form": IncidentGapLinkForm(
-                    gaps=candidates, initial={"gaps": [g.pk for g in linked]}
-                ),
-                "has_candidates": candidates.exists(),
-                "remind_at": incidents.reminder_due_at(incident),
-                "overdue": bool(
-                    incident.deadline_at
-                    and incident.deadline_at < now
-                    and incident.complete_report_at is None
-                ),
-                "now": now,
-            },
+            request, "governance/incidents/detail.html", detail_context(request, incident)
         )
 
 
@@ -273,14 +289,13 @@ class IncidentStatusView(OrgView):
     def post(self, request, incident):
         form = IncidentStatusForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Choose open, investigating, mitigated or closed.")
-            return _detail(request, incident)
+            return _refused(request, incident, "status", _form_error_list(form))
         try:
             incidents.incident_set_status(
                 actor=request.actor, incident=incident, status=form.cleaned_data["status"]
             )
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, "status", exc.messages)
         else:
             label = IncidentStatus(form.cleaned_data["status"]).label.lower()
             messages.success(request, f"{incident.key} is {label}.")
@@ -296,15 +311,14 @@ class IncidentReportView(OrgView):
     def post(self, request, incident):
         form = IncidentReportForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _form_errors(form))
-            return _detail(request, incident, "#clock")
+            return _refused(request, incident, "report", _form_error_list(form))
         which = form.cleaned_data["which"]
         try:
             incidents.incident_record_report(
                 actor=request.actor, incident=incident, which=which, at=form.cleaned_data["at"]
             )
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, "report", exc.messages)
         else:
             messages.success(request, f"The {which} report of {incident.key} is recorded.")
         return _detail(request, incident, "#clock")
@@ -317,12 +331,11 @@ class FollowUpAddView(OrgView):
     def post(self, request, incident):
         form = FollowUpForm(request.POST, organization=request.organization)
         if not form.is_valid():
-            messages.error(request, _form_errors(form))
-            return _detail(request, incident, "#follow-ups")
+            return _refused(request, incident, "follow_up_add", _form_error_list(form))
         try:
             incidents.follow_up_add(actor=request.actor, incident=incident, data=form.cleaned_data)
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, "follow_up_add", exc.messages)
         else:
             messages.success(request, "Follow-up added.")
         return _detail(request, incident, "#follow-ups")
@@ -335,14 +348,13 @@ class FollowUpUpdateView(OrgView):
     def post(self, request, incident, follow_up):
         form = FollowUpStatusForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _form_errors(form))
-            return _detail(request, incident, "#follow-ups")
+            return _refused(request, incident, f"follow_up_{follow_up.pk}", _form_error_list(form))
         try:
             incidents.follow_up_update(
                 actor=request.actor, follow_up=follow_up, data=form.cleaned_data
             )
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, f"follow_up_{follow_up.pk}", exc.messages)
         else:
             label = FollowUpStatus(form.cleaned_data["status"]).label.lower()
             messages.success(request, f"“{follow_up.title[:60]}” is {label}.")
@@ -358,15 +370,14 @@ class RegressionCaseView(OrgView):
     def post(self, request, incident):
         form = RegressionCaseForm(request.POST, incident=incident)
         if not form.is_valid():
-            messages.error(request, _form_errors(form))
-            return _detail(request, incident, "#loop")
+            return _refused(request, incident, "case", _form_error_list(form))
         data = form.cleaned_data
         try:
             case = incidents.incident_add_regression_case(
                 actor=request.actor, incident=incident, plan=data["plan"], data=data
             )
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, "case", exc.messages)
         else:
             messages.success(
                 request,
@@ -385,14 +396,13 @@ class IncidentGapView(OrgView):
     def post(self, request, incident):
         form = IncidentGapForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _form_errors(form))
-            return _detail(request, incident, "#loop")
+            return _refused(request, incident, "gap", _form_error_list(form))
         try:
             gap = incidents.incident_open_gap(
                 actor=request.actor, incident=incident, question=form.cleaned_data["question"]
             )
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, "gap", exc.messages)
         else:
             messages.success(
                 request, f"{gap.key} opened in the context loop and linked as a contributing gap."
@@ -408,8 +418,7 @@ class IncidentGapLinkView(OrgView):
         gaps = context_selectors.gaps_of(request.organization, use_case=incident.use_case)
         form = IncidentGapLinkForm(request.POST, gaps=gaps)
         if not form.is_valid():
-            messages.error(request, _form_errors(form))
-            return _detail(request, incident, "#analysis")
+            return _refused(request, incident, "gaps", _form_error_list(form))
         try:
             incidents.incident_link_gaps(
                 actor=request.actor,
@@ -417,7 +426,7 @@ class IncidentGapLinkView(OrgView):
                 gap_ids=[g.pk for g in form.cleaned_data["gaps"]],
             )
         except ValidationError as exc:
-            _error(request, exc)
+            return _refused(request, incident, "gaps", exc.messages)
         else:
             messages.success(request, "Contributing gaps saved.")
         return _detail(request, incident, "#analysis")

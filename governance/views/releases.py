@@ -33,6 +33,7 @@ from governance.models import (
 from governance.services import checklist, releases
 from governance.services.hitl import current_policy
 from governance.services.releases import SIGNER_ROLES
+from governance.templates import template_for
 from usecases.models import UseCase
 
 EDIT = {"GET": Action.EDIT_PRODUCT, "POST": Action.EDIT_PRODUCT}
@@ -84,8 +85,7 @@ class ReleaseCreateView(OrgView):
                 run = releases.latest_proving_run(uc)
                 if run is not None:
                     initial["eval_run"] = run.pk
-        initial["reviewer_roles"] = ["security", "legal", "compliance", "business_owner",
-                                     "sme_lead"]  # fmt: skip
+        initial["reviewer_roles"] = list(template_for(request.organization).reviewer_roles)
         return ReleaseForm(data, organization=request.organization, initial=initial)
 
     def get(self, request):

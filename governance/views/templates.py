@@ -16,7 +16,7 @@ from governance.templates import automatic_items, template_for
 
 TEMPLATE = {"template": ChecklistTemplate}
 COLUMNS = ("key", "category", "text", "reviewer_role")
-BLANK_ROWS = 3
+BLANK_ROWS = 5
 
 
 def rows_from_post(post) -> list[dict]:

@@ -90,7 +90,7 @@ def test_the_product_owner_reports_an_incident_works_it_and_closes_it(
     page.get_by_role("button", name="Add the follow-up").click()
     page.get_by_label("Status", exact=True).select_option("closed")
     page.get_by_role("button", name="Change").click()
-    expect(page.locator(".flash")).to_contain_text("still open")
+    expect(page.locator(".errorlist")).to_contain_text("still open")
 
     row = page.locator("#follow-ups tbody tr").first
     row.get_by_label("Status of Publish the refund-window answer").select_option("done")

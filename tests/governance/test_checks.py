@@ -135,6 +135,9 @@ def test_an_open_follow_up_of_a_severe_incident_blocks(org_a):
         channel="end_user", use_case=uc, occurred_at=now, discovered_at=now, aware_at=now,
         incident_type="confabulation", severity=2, created_by_label="x",
     )  # fmt: skip
+    assert states(release)["incident_follow_ups"] == BLOCKED  # open, not mitigated yet
+    Incident.objects.for_org(org_a).filter(pk=incident.pk).update(status="mitigated")
+    assert states(release)["incident_follow_ups"] == MET
     follow_up = IncidentFollowUp.objects.create(organization=org_a, incident=incident, title="Fix")
     assert states(release)["incident_follow_ups"] == BLOCKED
     follow_up.status = FollowUpStatus.DONE

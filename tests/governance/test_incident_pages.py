@@ -213,3 +213,25 @@ def test_a_read_only_token_reads_incidents_and_writes_none(org_a, token_factory,
     assert api.get(f"/api/v1/incidents/{incident.number}/").status_code == 200
     response = api.post(f"/api/v1/incidents/{incident.number}/follow-ups/", {"title": "x"})
     assert response.status_code == 403
+
+
+def test_a_refused_follow_up_or_report_is_shown_in_place_with_its_input(client, org_a, po):
+    incident = make_incident(
+        org_a, UseCaseFactory(organization=org_a), owner=po, serious=True,
+        serious_kind="standard", serious_rationale="Harm",
+    )  # fmt: skip
+    client.force_login(po.user)
+    url = f"/o/{org_a.slug}/governance/incidents/{incident.number}/"
+    client.post(url + "follow-ups/", {"title": "Fix the rule"})
+    row = IncidentFollowUp.objects.for_org(org_a).get()
+    response = client.post(url + f"follow-ups/{row.pk}/", {"status": "accepted", "note": ""})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "needs a note" in page and 'role="alert"' in page
+    response = client.post(url + "reports/", {"which": "initial", "at": "2001-01-01T10:00"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "cannot precede" in page
+    assert 'value="2001-01-01T10:00"' in page
+    response = client.post(url + "follow-ups/", {"title": "Late", "due_date": "2001-01-01"})
+    assert response.status_code == 400 and "due today or later" in response.content.decode()
+    assert IncidentFollowUp.objects.for_org(org_a).count() == 1

@@ -302,7 +302,10 @@ def test_an_open_follow_up_of_a_severe_incident_blocks_the_release_gate_with_its
         gate = release_gate.evaluate(release)
         return next(s for s in gate.items if s.item.check_key == "incident_follow_ups")
 
-    assert state().state == "met"  # a severity-3 follow-up does not block
+    blocked = state()  # the severity-2 incident is open: nothing mitigated it yet
+    assert blocked.state == "blocked" and f"{incident.key} (severity 2)" in blocked.detail
+    incidents.incident_set_status(actor=actor_of(po), incident=incident, status="mitigated")
+    assert state().state == "met"  # and a severity-3 follow-up does not block
     row = incidents.follow_up_add(
         actor=actor_of(po), incident=incident, data={"title": "Fix the refund rule"}
     )
@@ -346,3 +349,16 @@ def test_a_closed_incident_takes_no_report_nor_case_and_a_serious_one_closes_onc
             incidents.incident_add_regression_case(
                 actor=actor, incident=incident, plan=plan, data={"prompt": "x"}
             )
+
+
+def test_a_reminder_after_the_deadline_says_it_is_overdue(org_a, po):
+    uc = UseCaseFactory(organization=org_a)
+    with time_machine.travel(AWARE, tick=False):
+        make_incident(
+            org_a, uc, owner=po, serious=True, serious_kind="widespread",
+            serious_rationale="Outage", aware_at=AWARE, discovered_at=AWARE, occurred_at=AWARE,
+        )  # fmt: skip
+    with time_machine.travel(AWARE + timedelta(days=4), tick=False):
+        assert incident_deadline_reminders() == 1
+    (message,) = mail.outbox
+    assert "OVERDUE" in message.subject and "OVERDUE by 2" in message.body
