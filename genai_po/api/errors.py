@@ -1,9 +1,9 @@
 """Every API error is JSON with a human-readable `message` (and `errors` by field)."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.views.decorators.csrf import csrf_exempt
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler

@@ -9,8 +9,8 @@ stay open with their finished threads until PostgreSQL runs out of connections: 
 request closes its connection (gunicorn, in the full stack, keeps them).
 """
 
+from django.conf import settings
 from django.core.servers.basehttp import WSGIServer
-from django.db import connections
 from whitenoise.runserver_nostatic.management.commands.runserver import (
     Command as RunserverCommand,
 )
@@ -25,6 +25,7 @@ class Command(RunserverCommand):
     server_cls = DeepBacklogWSGIServer
 
     def handle(self, *args, **options):
-        for alias in connections.settings:
-            connections.settings[alias]["CONN_MAX_AGE"] = 0
+        # The same dicts the connection handler opens each thread's connection with.
+        for database in settings.DATABASES.values():
+            database["CONN_MAX_AGE"] = 0
         return super().handle(*args, **options)
