@@ -72,14 +72,42 @@ def _changes(value) -> str:
     return _short(value)
 
 
+def _object_keys(events) -> dict[tuple[str, str], str]:
+    """The keys (UC-3, REL-2, INC-1, GAP-5…) of the objects on this page that have one:
+    one query per object type, within each event's organization."""
+    from genai_po.tenancy import OrgScopedModel
+
+    wanted: dict[tuple[str, int], set[int]] = {}
+    for e in events:
+        if e.object_id.isdigit() and len(e.object_id) <= 18:
+            wanted.setdefault((e.object_type, e.organization_id), set()).add(int(e.object_id))
+    keys = {}
+    for (object_type, org_id), ids in wanted.items():
+        try:
+            model = apps.get_model(object_type)
+        except (LookupError, ValueError):
+            continue
+        if not issubclass(model, OrgScopedModel) or not isinstance(
+            getattr(model, "key", None), property
+        ):
+            continue
+        for obj in model.objects.for_org(org_id).filter(pk__in=ids):
+            keys[(object_type, str(obj.pk))] = obj.key
+    return keys
+
+
 def audit_event_rows(events) -> list[dict]:
-    """Events shaped for the audit page: readable role, object and changes."""
+    """Events shaped for the audit page: readable role, object (by its key where it has
+    one) and changes."""
     roles = dict(Role.choices)
+    events = list(events)
+    keys = _object_keys(events)
     return [
         {
             "event": e,
             "role": roles.get(e.actor_role, e.actor_role.replace("_", " ").capitalize()),
-            "object": _object_label(e.object_type, e.object_id),
+            "object": keys.get((e.object_type, e.object_id))
+            or _object_label(e.object_type, e.object_id),
             "before": _changes(e.before),
             "after": _changes(e.after),
         }
@@ -169,6 +197,19 @@ def review_queue(organization, user) -> list[dict]:
         if open_roles:
             queue.append({"release": release, "gate": gate, "roles": open_roles})
     return queue
+
+
+def decisions_of(organization, user):
+    """A reviewer's sign-offs, newest first, with their release (stale or not is on the
+    release's page)."""
+    from governance.models import SignOff
+
+    return (
+        SignOff.objects.for_org(organization)
+        .filter(user=user)
+        .select_related("release", "release__use_case")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def waivers_awaiting(organization, user):

@@ -36,6 +36,7 @@ class ReviewListView(OrgView):
             {
                 "queue": selectors.review_queue(org, request.user),
                 "waivers": selectors.waivers_awaiting(org, request.user),
+                "decisions": selectors.decisions_of(org, request.user)[:20],
             },
         )
 

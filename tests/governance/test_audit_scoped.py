@@ -105,3 +105,17 @@ def test_the_scoped_export_keeps_requests_and_addresses_for_admins(
     client.force_login(po.user)
     rows = list(csv.DictReader(io.StringIO(b"".join(client.get(url).streaming_content).decode())))
     assert rows and all(r["ip"] == "" and r["request_id"] == "" for r in rows)
+
+
+def test_trail_rows_name_objects_by_their_keys(client, org_a, po, reviewer):
+    release = ready_release(org_a, po)
+    sign(reviewer, release)
+    client.force_login(po.user)
+    page = client.get(f"/o/{org_a.slug}/governance/releases/{release.number}/audit/")
+    text = page.content.decode()
+    assert f"<td>{release.key}</td>" in text  # not "Release #<id>"
+    reviews = client.get(f"/o/{org_a.slug}/governance/reviews/")
+    assert reviews.status_code == 403  # a product owner signs nothing
+    client.force_login(reviewer.user)
+    reviews = client.get(f"/o/{org_a.slug}/governance/reviews/").content.decode()
+    assert "Your decisions" in reviews and release.key in reviews
