@@ -96,6 +96,7 @@ api_patterns = [
     path("", include("evals.api.urls")),
     path("", include("context.api.urls")),
     path("", include("governance.api.urls")),
+    path("", include("metrics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^.*$", api_not_found, name="api-not-found"),
