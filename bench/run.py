@@ -3,6 +3,8 @@
 Portfolio: bench/portfolio.py, server time and SQL queries with 1,000 use cases.
 Evals: bench/evals.py. Context: bench/context.py, publish to verified, knowledge search
 over 10,000 items, the SME inbox with 500 questions, in both modes.
+Governance: bench/governance.py, the release gate over 5,000 results and 200 gaps.
+Metrics: bench/metrics.py, telemetry events per second through HTTP against raw COPY.
 Embedded burst: bench/embedded_burst.py, 30 run starts at once.
 
 Startup: time from a clean clone to the first page served by `make run`, first run
@@ -89,5 +91,7 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, str(REPO / "bench" / "context.py")], check=False)
     # The CI release gate over 5,000 results and 200 gaps, in both modes.
     subprocess.run([sys.executable, str(REPO / "bench" / "governance.py")], check=False)
+    # Telemetry ingestion through gunicorn against a raw COPY, on PostgreSQL.
+    subprocess.run([sys.executable, str(REPO / "bench" / "metrics.py")], check=False)
     # 30 run starts at once against the embedded mode's web server and SQLite.
     subprocess.run([sys.executable, str(REPO / "bench" / "embedded_burst.py")], check=False)

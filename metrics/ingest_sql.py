@@ -41,9 +41,9 @@ def _copy(cursor, table: str, organization_id: int, rows: list[dict]) -> None:
 
 
 def copy_rows(organization_id: int, rows: list[dict]) -> int:
-    """COPY the rows straight into the table; if another request stored some of the same
-    events meanwhile (the unique key refuses the COPY), go through a temporary table and
-    keep only the new ones. The number of rows written."""
+    """COPY the rows straight into the table; if some of these events are stored already
+    (a re-sent batch, or another request meanwhile: the unique key refuses the COPY), go
+    through a temporary table and keep only the new ones. The number of rows written."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             _copy(cursor, TABLE, organization_id, rows)

@@ -81,13 +81,16 @@ def test_invalid_events_are_reported_one_by_one_and_the_valid_ones_kept(sender, 
         event(uc, 13, cost=float("inf")) if False else event(uc, 13, tokens_in=2**40),
         event(uc, 14, knowledge_ids=["KB-1", "KB-x"]),
         event(uc, 15, flags=["hallucination", "unsafe"], knowledge_ids=["KB-4", 2]),
+        event(uc, 16, output="half a pair \ud800"),
+        event(uc, 17, event_id="evt-\udfff"),
     ]
     response = post(sender, batch)
     assert response.status_code == 207
     body = response.json()
     assert body["accepted"] == 2 and body["duplicates"] == 0
     rejected = {r["index"]: r["reason"] for r in body["rejected"]}
-    assert sorted(rejected) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+    assert sorted(rejected) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17]
+    assert "lone surrogate" in rejected[16] and body["rejected"][-1]["event_id"] is None
     assert "type must be one of" in rejected[1]
     assert rejected[2] == rejected[3] == "use_case is not a use case of this organization"
     assert "ISO 8601" in rejected[4] and "future" in rejected[5]
