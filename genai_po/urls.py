@@ -110,6 +110,8 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("o/<slug:org_slug>/", include(org_patterns)),
     path("api/v1/", include(api_patterns)),
+    # OpenTelemetry exporters post to <endpoint>/v1/traces (OTLP/HTTP's default path).
+    path("otel/v1/", include("metrics.otlp_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -44,3 +44,31 @@ class TelemetryEventsView(APIView):
             raise ValidationError({"events": [str(exc)]}) from None
         code = status.HTTP_207_MULTI_STATUS if result.rejected else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
+
+
+class OtlpTracesView(APIView):
+    """`POST /otel/v1/traces`: OTLP over HTTP (protobuf, or JSON with
+    `Content-Type: application/json`; gzip accepted) with the organization's token as
+    Bearer (`telemetry:write`). Answers OTLP's ExportTraceServiceResponse, with
+    `partial_success` counting the rejected spans."""
+
+    actions = {"POST": Action.INGEST_TELEMETRY}
+    parser_classes: list = []
+
+    @extend_schema(exclude=True)  # OTLP's own protocol, not this API's
+    def post(self, request):
+        from django.http import HttpResponse
+
+        from metrics import otlp
+
+        content_type = request.META.get("CONTENT_TYPE", "application/x-protobuf")
+        try:
+            body = read_body(request, ingest.MAX_BYTES)
+            traces = otlp.decode(body, content_type)
+        except BodyRefused as exc:
+            return Response({"message": str(exc), "code": "body_refused"}, status=exc.status)
+        except otlp.OtlpRefused as exc:
+            raise ValidationError({"body": [str(exc)]}) from None
+        result = otlp.ingest_traces(request.auth.organization_id, traces)
+        payload, media_type = otlp.response_body(result, content_type)
+        return HttpResponse(payload, content_type=media_type, status=200)

@@ -291,6 +291,8 @@ GLOBAL_ROUTES = {
     "org_list": "lists the user's own memberships only",
     "org_create": "creates a new organization",
     "invitation_accept": "guarded by a signed single-use link, tested in test_invitations",
+    "otlp-traces": "OTLP write only: the organization is the token's, use cases are resolved "
+    "in it (another organization's use case is rejected: tests/metrics/test_otlp.py)",
 }
 # Routes under /api/v1/ that are not resources.
 API_NON_RESOURCES = {
