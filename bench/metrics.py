@@ -67,13 +67,58 @@ def _events(use_case_key: str, prefix: str, count: int, start: datetime) -> list
     ]
 
 
-def _post(url: str, token: str, body: bytes) -> dict:
+def _post(url: str, token: str, body: bytes, content_type: str = "application/json"):
     request = urllib.request.Request(  # noqa: S310 - loopback only
         url, body, method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-        return json.load(response)
+        data = response.read()
+        return json.loads(data) if content_type == "application/json" else data
+
+
+SPANS_PER_TRACE = 4
+
+
+def _otlp_body(use_case_key: str, prefix: int, traces: int, start: datetime) -> bytes:
+    """An export of `traces` agent turns (a root, a retrieval, two LLM calls), protobuf."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    for key, value in (("service.name", "refund-bot"), ("genai_po.use_case", use_case_key)):
+        attribute = resource_spans.resource.attributes.add()
+        attribute.key, attribute.value.string_value = key, value
+    scope = resource_spans.scope_spans.add()
+    base = int(start.timestamp() * 1e9)
+    for n in range(traces):
+        trace_id = (prefix * 10_000_000 + n).to_bytes(16, "big")
+        t0 = base + n * 1_000_000_000
+        for s, (name, attributes) in enumerate([
+            ("invoke_agent", {"gen_ai.operation.name": "invoke_agent",
+                              "gen_ai.conversation.id": f"c-{n // 3}", "user.id": f"a-{n % 400}"}),
+            ("retrieve", {"openinference.span.kind": "RETRIEVER",
+                          "retrieval.documents.0.document.id": f"KB-{1 + n % 12}"}),
+            ("chat", {"gen_ai.request.model": "acme-model-2", "gen_ai.usage.input_tokens": 900,
+                      "gen_ai.usage.output_tokens": 120}),
+            ("chat", {"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 30}),
+        ]):  # fmt: skip
+            span = scope.spans.add()
+            span.trace_id, span.span_id = trace_id, (n * 8 + s + 1).to_bytes(8, "big")
+            if s:
+                span.parent_span_id = (n * 8 + 1).to_bytes(8, "big")
+            span.name = name
+            span.start_time_unix_nano, span.end_time_unix_nano = t0 + s, t0 + 1_500_000_000
+            for key, value in attributes.items():
+                attribute = span.attributes.add()
+                attribute.key = key
+                if isinstance(value, int):
+                    attribute.value.int_value = value
+                else:
+                    attribute.value.string_value = value
+    return request.SerializeToString()
 
 
 def inside(tmp: str) -> int:
@@ -144,9 +189,27 @@ def inside(tmp: str) -> int:
         copy_seconds = time.perf_counter() - began
         copy_rate = BATCH * BATCHES / copy_seconds
         stored = TelemetryEvent.objects.for_org(org).count()
-        if stored != 2 * BATCH * BATCHES + 10:
+        if stored < 2 * BATCH * BATCHES + 10:
             raise RuntimeError(f"{stored:,} rows stored")
+        traces_per_batch = BATCH // SPANS_PER_TRACE
+        otlp_bodies = [_otlp_body(uc.key, 1 + b, traces_per_batch, start) for b in range(BATCHES)]
+        otlp_url = f"http://127.0.0.1:{port}/otel/v1/traces"
+        began = time.perf_counter()
+        with ThreadPoolExecutor(SENDERS) as pool:
+            list(pool.map(lambda b: _post(otlp_url, token, b, "application/x-protobuf"),
+                          otlp_bodies))  # fmt: skip
+        otlp_seconds = time.perf_counter() - began
+        otlp_events = TelemetryEvent.objects.for_org(org).filter(source="otlp").count()
+        if otlp_events != traces_per_batch * BATCHES:
+            raise RuntimeError(f"{otlp_events:,} OTLP events stored")
+        spans_rate = BATCH * BATCHES / otlp_seconds
         ratio = http_rate / copy_rate
+        print(  # noqa: T201
+            f"metrics [full: postgresql] OTLP ingestion (protobuf, {BATCHES} exports of "
+            f"{BATCH:,} spans, {SPANS_PER_TRACE} spans per trace): {spans_rate:,.0f} spans/s "
+            f"({otlp_events / otlp_seconds:,.0f} interactions/s); its events against raw "
+            f"COPY: ratio {otlp_events / otlp_seconds / copy_rate:.2f}"
+        )
         print(  # noqa: T201
             f"metrics [full: postgresql] telemetry ingestion through HTTP (gunicorn, 2 "
             f"workers, {BATCHES} batches of {BATCH:,}, {SENDERS} senders): "
