@@ -71,7 +71,80 @@ class TelemetryEvent(OrgScopedModel):
             models.Index(
                 fields=["organization", "use_case", "occurred_at"], name="telemetry_uc_time"
             ),
+            models.Index(fields=["organization", "received_at"], name="telemetry_received"),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+class Granularity(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class MetricRollup(OrgScopedModel):
+    """One use case's telemetry over one hour or one day, recomputed from the events of
+    that bucket whenever an event lands in it (so a late event re-aggregates only its own
+    buckets, and a second run changes nothing). The dashboards read these, never events."""
+
+    use_case = models.ForeignKey("usecases.UseCase", on_delete=models.CASCADE, related_name="+")
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    bucket = models.DateTimeField(help_text="The start of the hour or of the day (UTC)")
+    events = models.PositiveIntegerField(default=0)
+    interactions = models.PositiveIntegerField(default=0)
+    successes = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    escalations = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    feedback = models.PositiveIntegerField(default=0)
+    hallucinations = models.PositiveIntegerField(default=0)
+    unsafe = models.PositiveIntegerField(default=0)
+    unsupported_claims = models.PositiveIntegerField(default=0)
+    users = models.PositiveIntegerField(default=0, help_text="Distinct users in the bucket")
+    latency_ms_sum = models.BigIntegerField(default=0)
+    latency_count = models.PositiveIntegerField(default=0)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0)
+    minutes_saved = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "use_case", "granularity", "bucket"],
+                name="metricrollup_bucket",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.granularity} {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class ActiveUserDay(OrgScopedModel):
+    """That a user was active on a use case on a day: weekly and monthly active users and
+    cohort retention are counted from these (much fewer than events)."""
+
+    use_case = models.ForeignKey("usecases.UseCase", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    user_ref = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "use_case", "day", "user_ref"], name="activeuserday_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "use_case", "day"])]
+
+
+class RollupWatermark(OrgScopedModel):
+    """How far the rollups have read the organization's events (by the time they were
+    received)."""
+
+    received_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="rollupwatermark_one")]

@@ -1,0 +1,23 @@
+"""Celery tasks of the metrics area: thin and idempotent (state is in the tables)."""
+
+import logging
+
+from celery import shared_task
+
+from metrics import rollups
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="metrics.tasks.rollups_update")
+def rollups_update() -> int:
+    """Beat, every minute: each organization's rollups brought up to its new events.
+    Returns the number of organizations rolled up."""
+    organizations = rollups.organizations_with_new_events()
+    for organization_id in organizations:
+        run = rollups.rollup_organization(organization_id)
+        logger.info(
+            "Rollups of organization %s: %s hours and %s days recomputed",
+            organization_id, run.hours, run.days,
+        )  # fmt: skip
+    return len(organizations)
