@@ -91,7 +91,13 @@ def world(org_a, member_factory):
     source = make_source(org_a)
     answer = make_answer(org_a)  # GAP-1, routed, its answer in review
     item = make_knowledge(org_a)  # KB-1
-    from tests.tenancy.routes import _evidence, _follow_up, _template, _waiver
+    from tests.tenancy.routes import (
+        _evidence,
+        _follow_up,
+        _telemetry_event,
+        _template,
+        _waiver,
+    )
 
     waiver = _waiver(org_a)  # REL-1 of another use case, with a waiver pending
     follow_up = _follow_up(org_a)  # INC-1 of another use case, with a follow-up
@@ -118,6 +124,7 @@ def world(org_a, member_factory):
         "incident": follow_up.incident.number,
         "follow_up": follow_up.pk,
         "template": _template(org_a).pk,
+        "event": _telemetry_event(org_a).pk,
     }
     api_values = {
         "id": None,  # by path, below

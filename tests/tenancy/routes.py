@@ -80,6 +80,21 @@ def _template(org):
     return template_for(org)
 
 
+def _telemetry_event(org):
+    from django.utils import timezone
+
+    from metrics import ingest
+    from metrics.models import TelemetryEvent
+
+    uc = UseCaseFactory(organization=org)
+    event_id = f"harness-{uc.pk}"
+    ingest.ingest(org.pk, [{
+        "event_id": event_id, "use_case": uc.pk, "type": "interaction",
+        "occurred_at": timezone.now().isoformat(), "input": "Refund?", "output": "Yes.",
+    }])  # fmt: skip
+    return TelemetryEvent.objects.for_org(org).get(event_id=event_id)
+
+
 def _use_case_with_policy(org):
     from tests.factories.governance import make_policy
 
@@ -132,6 +147,8 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "incident": ObjectMaker(_incident, lambda incident: incident.number),
     "follow_up": ObjectMaker(_follow_up),
     "template": ObjectMaker(_template),
+    # Metrics: production interactions by id.
+    "event": ObjectMaker(_telemetry_event),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
