@@ -91,10 +91,17 @@ def _json_value(value: dict) -> object:
         digits = text.lstrip("-")
         return int(text) if digits.isdigit() and len(digits) < 20 else None
     if kind == "arrayValue":
-        return [_json_value(v) for v in (inner or {}).get("values", [])]
+        values = inner.get("values") if isinstance(inner, dict) else None
+        return [_json_value(v) for v in values] if isinstance(values, list) else None
     if kind == "kvlistValue":
-        pairs = (inner or {}).get("values", [])
-        return {kv.get("key"): _json_value(kv.get("value")) for kv in pairs if isinstance(kv, dict)}
+        pairs = inner.get("values") if isinstance(inner, dict) else None
+        if not isinstance(pairs, list):
+            return None
+        return {
+            kv["key"]: _json_value(kv.get("value"))
+            for kv in pairs
+            if isinstance(kv, dict) and isinstance(kv.get("key"), str)
+        }
     if kind == "bytesValue":
         try:
             return base64.b64decode(inner).hex()
@@ -134,44 +141,57 @@ def _nanos(value) -> int:
     return 0
 
 
+def _list(value, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise OtlpRefused(f"{what} is a list in OTLP/JSON.")
+    return value
+
+
+def _object(value, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise OtlpRefused(f"{what} is an object in OTLP/JSON.")
+    return value
+
+
+def _attributes(value, what: str) -> dict:
+    return {
+        a["key"]: _json_value(a.get("value"))
+        for a in _list(value, what)
+        if isinstance(a, dict) and isinstance(a.get("key"), str)
+    }
+
+
 def _from_json(body: bytes) -> list[Trace]:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         raise OtlpRefused("The body is not OTLP/JSON.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("resourceSpans", []), list):
-        raise OtlpRefused('OTLP/JSON holds {"resourceSpans": [...]}.')
+    data = _object(data, "The export")
     traces = []
-    for resource_spans in data.get("resourceSpans", []):
-        if not isinstance(resource_spans, dict):
-            raise OtlpRefused("Each resourceSpans entry is an object.")
-        resource = {
-            a.get("key"): _json_value(a.get("value"))
-            for a in (resource_spans.get("resource") or {}).get("attributes", [])
-            if isinstance(a, dict)
-        }
-        trace = Trace(resource)
-        for scope_spans in resource_spans.get("scopeSpans", []) or []:
-            for s in (scope_spans or {}).get("spans", []) or []:
-                if not isinstance(s, dict):
-                    raise OtlpRefused("Each span is an object.")
-                status = s.get("status") or {}
-                attributes = {
-                    a.get("key"): _json_value(a.get("value"))
-                    for a in s.get("attributes", []) or []
-                    if isinstance(a, dict)
-                }
+    for resource_spans in _list(data.get("resourceSpans"), "resourceSpans"):
+        resource_spans = _object(resource_spans, "Each resourceSpans entry")
+        resource = _object(resource_spans.get("resource"), "resource")
+        trace = Trace(_attributes(resource.get("attributes"), "resource.attributes"))
+        for scope_spans in _list(resource_spans.get("scopeSpans"), "scopeSpans"):
+            scope_spans = _object(scope_spans, "Each scopeSpans entry")
+            for s in _list(scope_spans.get("spans"), "spans"):
+                s = _object(s, "Each span")
+                status = _object(s.get("status"), "status")
                 trace.spans.append(
                     Span(
-                        trace_id=str(s.get("traceId") or "").lower(),
-                        span_id=str(s.get("spanId") or "").lower(),
-                        parent_span_id=str(s.get("parentSpanId") or "").lower(),
-                        name=str(s.get("name") or ""),
+                        trace_id=str(s.get("traceId") or "").lower()[:64],
+                        span_id=str(s.get("spanId") or "").lower()[:32],
+                        parent_span_id=str(s.get("parentSpanId") or "").lower()[:32],
+                        name=str(s.get("name") or "")[:500],
                         start_ns=_nanos(s.get("startTimeUnixNano")),
                         end_ns=_nanos(s.get("endTimeUnixNano")),
-                        attributes=attributes,
+                        attributes=_attributes(s.get("attributes"), "attributes"),
                         error=status.get("code") in (STATUS_ERROR, "STATUS_CODE_ERROR"),
-                        status_message=str(status.get("message") or ""),
+                        status_message=str(status.get("message") or "")[:2000],
                     )
                 )
         traces.append(trace)
@@ -180,9 +200,12 @@ def _from_json(body: bytes) -> list[Trace]:
 
 def decode(body: bytes, content_type: str) -> list[Trace]:
     """The export's resource spans, from protobuf (the default) or JSON."""
-    if content_type.split(";")[0].strip().lower() == "application/json":
-        return _from_json(body)
-    return _from_protobuf(body)
+    try:
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            return _from_json(body)
+        return _from_protobuf(body)
+    except RecursionError:  # attribute values nested past what anyone sends
+        raise OtlpRefused("Attribute values are nested too deeply.") from None
 
 
 def _is_genai(span: Span) -> bool:

@@ -144,3 +144,82 @@ def test_bad_bodies_and_tokens_are_refused(org_a, token_factory):
     assert reader.post(URL, b"", content_type="application/x-protobuf").status_code == 403
     assert APIClient().post(URL, b"", content_type="application/x-protobuf").status_code == 401
     assert not TelemetryEvent.objects.for_org(org_a).exists()
+
+
+HOSTILE_JSON = [
+    {"resourceSpans": [{"scopeSpans": 5}]},
+    {"resourceSpans": [{"scopeSpans": [{"spans": "x"}]}]},
+    {"resourceSpans": [{"scopeSpans": [None, {"spans": [None]}]}]},
+    {"resourceSpans": [{"resource": {"attributes": "x"}, "scopeSpans": []}]},
+    {"resourceSpans": [{"resource": [], "scopeSpans": []}]},
+    {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz", "attributes": 3}]}]}]},
+    {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "0" * 32,
+                                "spanId": "1" * 16,
+                                "startTimeUnixNano": "9" * 30,
+                                "attributes": [
+                                    {
+                                        "key": "gen_ai.usage.input_tokens",
+                                        "value": {"intValue": "9" * 400},
+                                    },
+                                    {"key": "input.value", "value": {"stringValue": "a\x00b"}},
+                                    {"key": "user.id", "value": {"stringValue": "\ud800"}},
+                                    {"key": "x", "value": {"kvlistValue": {"values": [1, None]}}},
+                                    {"key": "y", "value": {"arrayValue": 7}},
+                                    {"key": "z", "value": []},
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    },  # fmt: skip
+    {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "genai_po.use_case", "value": {"intValue": str(2**70)}}]
+                },
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "a" * 32,
+                                "spanId": "b" * 16,
+                                "startTimeUnixNano": 1,
+                                "endTimeUnixNano": 0,
+                                "attributes": [
+                                    {"key": "gen_ai.system", "value": {"stringValue": "x"}}
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    },  # fmt: skip
+]
+
+
+@pytest.mark.django_db
+def test_hostile_otlp_bodies_never_give_a_500(org_a, token_factory):
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {_token(org_a, token_factory)}")
+    for body in HOSTILE_JSON:
+        response = api.post(URL, json.dumps(body), content_type="application/json")
+        assert response.status_code in (200, 400), (body, response.status_code)
+    for depth in (300, 900):
+        deep = '{"arrayValue": {"values": [' * depth + '{"stringValue": "x"}' + "]}}" * depth
+        nested = '{"resourceSpans": [{"resource": {"attributes": [{"key": "k", "value": %s}]}}]}'
+        response = api.post(URL, nested % deep, content_type="application/json")
+        assert response.status_code in (200, 400), depth
+    for raw in (b"\x0a\xff\xff\xff\xff\x0f", bytes(range(256)), b"\x0a\x02\x0a\x00" * 1000):
+        response = api.post(URL, raw, content_type="application/x-protobuf")
+        assert response.status_code in (200, 400), (raw[:10], response.status_code)
