@@ -4,7 +4,8 @@ Portfolio: bench/portfolio.py, server time and SQL queries with 1,000 use cases.
 Evals: bench/evals.py. Context: bench/context.py, publish to verified, knowledge search
 over 10,000 items, the SME inbox with 500 questions, in both modes.
 Governance: bench/governance.py, the release gate over 5,000 results and 200 gaps.
-Metrics: bench/metrics.py, telemetry events per second through HTTP against raw COPY.
+Metrics: bench/metrics.py, telemetry events per second through HTTP against raw COPY;
+bench/metrics_dashboard.py, the dashboard with 10 million events against 10 thousand.
 Embedded burst: bench/embedded_burst.py, 30 run starts at once.
 
 Startup: time from a clean clone to the first page served by `make run`, first run
@@ -93,5 +94,7 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, str(REPO / "bench" / "governance.py")], check=False)
     # Telemetry ingestion through gunicorn against a raw COPY, on PostgreSQL.
     subprocess.run([sys.executable, str(REPO / "bench" / "metrics.py")], check=False)
+    # The dashboard of a use case with 10 million events against one with 10 thousand.
+    subprocess.run([sys.executable, str(REPO / "bench" / "metrics_dashboard.py")], check=False)
     # 30 run starts at once against the embedded mode's web server and SQLite.
     subprocess.run([sys.executable, str(REPO / "bench" / "embedded_burst.py")], check=False)

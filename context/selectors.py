@@ -547,3 +547,16 @@ def audited_objects_of(organization, use_case) -> dict:
         .filter(use_case_links__use_case=use_case)
         .values("pk"),
     }
+
+
+def sme_answers_between(organization, *, start, end, use_case=None) -> int:
+    """SME answers to context gaps written in [start, end), of the use case when one is
+    given: the SME time that the metrics area counts in a use case's ROI."""
+    answers = Answer.objects.for_org(organization).filter(
+        gap__isnull=False, created_at__gte=start, created_at__lt=end
+    )
+    if use_case is not None:
+        answers = answers.filter(
+            Q(use_case_links__use_case=use_case) | Q(gap__use_case_links__use_case=use_case)
+        )
+    return answers.values("pk").distinct().count()

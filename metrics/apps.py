@@ -1,31 +1,61 @@
 from django.apps import AppConfig
 
 
-def _no_context(request) -> dict:
-    return {}
+def _home_panel(request, **kwargs) -> dict:
+    from metrics.models import Alert
 
-
-def _not_built_yet(use_case, readiness):
-    from usecases.gates import UNAVAILABLE, Check
-
-    return Check(
-        "Dashboards and an escalation process are live",
-        UNAVAILABLE,
-        "Metrics dashboards arrive with the metrics area, not built yet.",
+    open_alerts = (
+        Alert.objects.for_org(request.organization).filter(acknowledged_at__isnull=True).count()
     )
+    return {"metrics_panel": {"open_alerts": open_alerts}}
+
+
+def _dashboards_live(use_case, readiness):
+    """Monitor gate: telemetry arrived in the last 7 days (the dashboard shows real use),
+    and an enabled alert rule tells someone when a metric goes wrong."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from metrics.models import AlertRule, Granularity, MetricRollup
+    from usecases.gates import MET, MISSING, Check
+
+    org_id = use_case.organization_id
+    since = timezone.now() - timedelta(days=7)
+    live = (
+        MetricRollup.objects.for_org(org_id)
+        .filter(use_case=use_case, granularity=Granularity.DAY, bucket__gte=since)
+        .exists()
+    )
+    rules = AlertRule.objects.for_org(org_id).filter(use_case=use_case, enabled=True).count()
+    missing = []
+    if not live:
+        missing.append("no telemetry in the last 7 days (send events or OpenTelemetry traces)")
+    if not rules:
+        missing.append("no alert rule (for example on the error or escalation rate)")
+    label = "Dashboards and an escalation process are live"
+    if missing:
+        return Check(label, MISSING, "Missing: " + "; ".join(missing) + ".")
+    return Check(label, MET, f"Telemetry this week; {rules} alert rule{'s' if rules > 1 else ''}.")
 
 
 class MetricsConfig(AppConfig):
     name = "metrics"
 
     def ready(self) -> None:
-        from genai_po.registry import HOME_PANELS, Panel, register_periodic_task
+        from genai_po.registry import (
+            HOME_PANELS,
+            Panel,
+            register_demo_seeder,
+            register_periodic_task,
+        )
         from usecases.gates import register_gate_check
         from usecases.models import Stage
 
-        HOME_PANELS.register(Panel("metrics", "metrics/panels/home.html", _no_context))
+        HOME_PANELS.register(Panel("metrics", "metrics/panels/home.html", _home_panel))
         register_periodic_task("metrics-rollups", "metrics.tasks.rollups_update", 60)
-        # Until this area is built, its gate check says so (and counts as not met).
+        register_periodic_task("metrics-online-scoring", "metrics.tasks.score_online", 60)
+        register_demo_seeder("metrics.demo.seed_metrics")
         register_gate_check(
-            stage=Stage.MONITOR, key="metrics.dashboards_live", evaluate=_not_built_yet
+            stage=Stage.MONITOR, key="metrics.dashboards_live", evaluate=_dashboards_live
         )

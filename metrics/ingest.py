@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from genai_po import inputs
 from metrics import ingest_sql
-from metrics.models import EventSource, EventType, Outcome, TelemetryEvent
+from metrics.models import EventSource, EventType, OnlineScoring, Outcome, TelemetryEvent
 from usecases.models import UseCase
 
 MAX_EVENTS = 5_000
@@ -310,7 +310,17 @@ def ingest(
         stored = _store(organization_id, kept)
         result.accepted = stored
         result.duplicates += len(kept) - stored
+        if stored:
+            _score_soon(organization_id)
     return result
+
+
+def _score_soon(organization_id: int) -> None:
+    """Online scoring, if the organization has it on, picks the new interactions up."""
+    from metrics.tasks import score_online
+
+    if OnlineScoring.objects.for_org(organization_id).filter(enabled=True).exists():
+        transaction.on_commit(lambda: score_online.delay(organization_id))
 
 
 def _id_of(event) -> str | None:

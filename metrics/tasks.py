@@ -21,3 +21,13 @@ def rollups_update() -> int:
             organization_id, run.hours, run.days,
         )  # fmt: skip
     return len(organizations)
+
+
+@shared_task(name="metrics.tasks.score_online")
+def score_online(organization_id: int | None = None) -> int:
+    """After ingest (and on beat, every minute, for any left over): the sampled production
+    interactions scored by their plan's scorers. Returns the number scored."""
+    from metrics import online
+
+    organizations = [organization_id] if organization_id else online.organizations_scoring()
+    return sum(online.score_organization(org_id) for org_id in organizations)

@@ -92,6 +92,7 @@ def world(org_a, member_factory):
     answer = make_answer(org_a)  # GAP-1, routed, its answer in review
     item = make_knowledge(org_a)  # KB-1
     from tests.tenancy.routes import (
+        _alert,
         _evidence,
         _follow_up,
         _telemetry_event,
@@ -125,6 +126,8 @@ def world(org_a, member_factory):
         "follow_up": follow_up.pk,
         "template": _template(org_a).pk,
         "event": _telemetry_event(org_a).pk,
+        "alert": (alert := _alert(org_a)).pk,
+        "rule": alert.rule.number,
     }
     api_values = {
         "id": None,  # by path, below

@@ -64,6 +64,7 @@ def test_panels_seeders_and_processes_are_registered_by_their_areas():
         "genai_po.demo.seed_organizations", "usecases.demo.seed_use_cases",
         "context.demo.seed_knowledge_base", "evals.demo.seed_evals",
         "context.demo.seed_context", "governance.demo.seed_governance",
+        "metrics.demo.seed_metrics",
     ]  # fmt: skip
     names = [name for name, _ in processes()]
     assert names == ["worker", "agent", "mcp", "web"]

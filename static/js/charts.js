@@ -1,8 +1,11 @@
-// Draws the Plotly figures of a page. An element with `data-plotly-figure="<id>"`
-// names the <script type="application/json" id="<id>"> (Django's json_script) that
-// holds the figure built in Python: {"data": [...], "layout": {...}, "config": {...}}.
-// Load this file before plotly.js, both with `defer`. Pages with a figure are not
-// swapped by htmx: htmx drops <script> elements (allowScriptTags is off), the figure's too.
+// Draws the Plotly figures of a page, built in Python: {"data", "layout", "config"}.
+// An element holds its figure in one of two ways:
+// - `data-plotly-json="<the figure as JSON>"`: an attribute, so it survives an htmx swap
+//   (htmx drops <script> elements from swapped content, allowScriptTags being off);
+//   figures in content that htmx swaps in are drawn when it settles;
+// - `data-plotly-figure="<id>"`: names a <script type="application/json" id="<id>">
+//   (Django's json_script), for pages that are never swapped.
+// Load this file before plotly.js, both with `defer`.
 (function () {
   "use strict";
 
@@ -27,12 +30,19 @@
     if (!window.Plotly) {
       return;
     }
-    root.querySelectorAll("[data-plotly-figure]").forEach(function (element) {
-      const source = document.getElementById(element.dataset.plotlyFigure);
-      if (!source || element.dataset.plotlyDrawn) {
+    root.querySelectorAll("[data-plotly-figure], [data-plotly-json]").forEach(function (element) {
+      if (element.dataset.plotlyDrawn) {
         return;
       }
-      const figure = JSON.parse(source.textContent);
+      let text = element.dataset.plotlyJson;
+      if (text === undefined) {
+        const source = document.getElementById(element.dataset.plotlyFigure);
+        if (!source) {
+          return;
+        }
+        text = source.textContent;
+      }
+      const figure = JSON.parse(text);
       const layout = figure.layout || {};
       // Text in the page's colour, so the chart follows a light or dark theme.
       layout.font = Object.assign({ color: getComputedStyle(element).color }, layout.font);
@@ -44,5 +54,9 @@
   // Deferred scripts have all run when DOMContentLoaded fires: plotly.js is there.
   document.addEventListener("DOMContentLoaded", function () {
     draw(document);
+  });
+  // Content htmx swapped in (a refresh, a new date range): its figures, drawn anew.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    draw(event.target);
   });
 })();

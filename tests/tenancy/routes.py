@@ -95,6 +95,29 @@ def _telemetry_event(org):
     return TelemetryEvent.objects.for_org(org).get(event_id=event_id)
 
 
+def _alert_rule(org):
+    from metrics.services import rule_save
+
+    actor = Actor.system(organization=org, label="isolation-harness")
+    return rule_save(actor=actor, data={
+        "use_case": UseCaseFactory(organization=org), "metric": "error_rate",
+        "condition": "above", "threshold": 5, "window_hours": 24,
+    })  # fmt: skip
+
+
+def _alert(org):
+    from django.utils import timezone
+
+    from metrics.models import Alert
+
+    rule = _alert_rule(org)
+    now = timezone.now()
+    return Alert.objects.create(
+        organization=org, rule=rule, use_case=rule.use_case, value=9.0, threshold=5.0,
+        summary="Harness breach", window_start=now, window_end=now, fired_at=now,
+    )  # fmt: skip
+
+
 def _use_case_with_policy(org):
     from tests.factories.governance import make_policy
 
@@ -149,6 +172,9 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "template": ObjectMaker(_template),
     # Metrics: production interactions by id.
     "event": ObjectMaker(_telemetry_event),
+    # Alert rules by number (AR-<n>), the alerts they fired by id.
+    "rule": ObjectMaker(_alert_rule, lambda rule: rule.number),
+    "alert": ObjectMaker(_alert),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
@@ -279,6 +305,15 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
         ObjectMaker(_use_case_with_policy, lambda uc: uc.pk),
         lambda uc: ("id", uc.pk),
     ),
+    # Metrics: alert rules by number, the alerts they fired by id.
+    "/api/v1/metrics/alert-rules/{number}/": (
+        ObjectMaker(_alert_rule, lambda rule: rule.number),
+        lambda rule: ("number", rule.number),
+    ),
+    **{
+        path: (ObjectMaker(_alert), lambda alert: ("id", alert.pk))
+        for path in ["/api/v1/metrics/alerts/{id}/", "/api/v1/metrics/alerts/{id}/acknowledge/"]
+    },
     # A failed case of a run, which could be triaged.
     "/api/v1/eval-runs/{id}/results/{number}/triage/": (
         ObjectMaker(

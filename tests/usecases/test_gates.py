@@ -226,10 +226,11 @@ def test_deploy_checks_readiness_risk_and_asks_for_an_approved_release(actor, br
     ]
 
 
-def test_monitor_and_improve_depend_on_areas_not_built_yet(briefed):
+def test_monitor_asks_for_live_dashboards_and_improve_for_the_backlog(briefed):
     assert _checks(briefed, "monitor") == [
-        (DASHBOARDS, "unavailable",
-         "Metrics dashboards arrive with the metrics area, not built yet."),
+        (DASHBOARDS, "missing",
+         "Missing: no telemetry in the last 7 days (send events or OpenTelemetry traces); "
+         "no alert rule (for example on the error or escalation rate)."),
     ]  # fmt: skip
     assert _checks(briefed, "improve") == [
         (BACKLOG, "unavailable", "The backlog arrives with evals and context, not built yet."),

@@ -1,11 +1,10 @@
-"""Pages of the metrics area: production interactions, and the one click that makes one an
-eval case."""
+"""Production interactions, and the one click that makes one an eval case."""
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 
 from evals.models import EvalPlan
 from genai_po import inputs
@@ -15,13 +14,6 @@ from genai_po.roles import Action, role_can
 from metrics import selectors, services
 from metrics.models import Outcome, TelemetryEvent
 from usecases.models import UseCase
-
-
-class MetricsHomeView(OrgView):
-    permission = Action.VIEW
-
-    def get(self, request):
-        return render(request, "metrics/index.html")
 
 
 class CaseFromInteractionForm(forms.Form):
