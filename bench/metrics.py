@@ -177,7 +177,9 @@ def inside(tmp: str) -> int:
             ]
             for row in rows:
                 row.pop("use_case_ref")
-                row.update(use_case_id=uc.pk, received_at=now, source="api")
+                row.update(
+                    use_case_id=uc.pk, received_at=now, source="api", knowledge_matched=False
+                )
             batches.append(rows)
         began = time.perf_counter()
         with connection.cursor() as cursor:
@@ -222,7 +224,12 @@ def inside(tmp: str) -> int:
                 ) as copy:
                     for row in rows:
                         row.pop("use_case_ref")
-                        row.update(use_case_id=uc.pk, received_at=later, source="api")
+                        row.update(
+                            use_case_id=uc.pk,
+                            received_at=later,
+                            source="api",
+                            knowledge_matched=False,
+                        )
                         copy.write_row(ingest_sql._record(org.pk, row))
         helpers._analyze(ingest_sql.TABLE)
         began = time.perf_counter()

@@ -228,6 +228,16 @@ def evaluate_rule(rule: AlertRule, now: datetime) -> Alert | None:
     return None
 
 
+def organizations_with_rules() -> list[int]:
+    return sorted(
+        set(
+            AlertRule.objects.across_orgs()
+            .filter(enabled=True)
+            .values_list("organization_id", flat=True)
+        )
+    )
+
+
 def evaluate_organization(organization_id: int, *, now: datetime | None = None) -> list[Alert]:
     """After a rollup: every enabled rule of the organization checked; the new alerts."""
     now = now or timezone.now()

@@ -26,7 +26,8 @@ SUMMED = (
     "events", "interactions", "successes", "failures", "escalations", "abandoned", "errors",
     "feedback", "hallucinations", "unsafe", "unsupported_claims", "latency_ms_sum",
     "latency_count", "tokens_in", "tokens_out", "cost", "minutes_saved",
-    "successes_without_minutes", "online_scored", "online_failures", "online_hallucinations",
+    "successes_without_minutes", "knowledge_retrieved", "online_scored", "online_failures",
+    "online_hallucinations",
 )  # fmt: skip
 PRESETS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 DEFAULT_PRESET = "30d"

@@ -98,6 +98,13 @@ DEFINITIONS: list[Definition] = [
         "The AI can only be as right as the knowledge it is given.",
     ),
     Definition(
+        "production_context_coverage", "Context coverage in production",
+        "Interactions that retrieved at least one of the organization's published knowledge "
+        "items (their document ids, KB-n, as sent or in OpenTelemetry retrieval spans) ÷ "
+        "interactions.",
+        "Whether the AI actually finds the knowledge the loop produced, in real use.",
+    ),
+    Definition(
         "sme_response", "SME response time",
         "Median business days from a context gap routed to its first answer (from the context "
         "loop).", unit="business days",
@@ -162,6 +169,10 @@ def escalation_rate(t: dict) -> float | None:
     return share(t["escalations"], t["interactions"])
 
 
+def production_context_coverage(t: dict) -> float | None:
+    return share(t["knowledge_retrieved"], t["interactions"])
+
+
 def latency(t: dict) -> float | None:
     return share(t["latency_ms_sum"], t["latency_count"])
 
@@ -222,4 +233,5 @@ RATES = {
     "online_failure_rate": online_failure_rate,
     "online_hallucination_rate": online_hallucination_rate,
     "escalation_rate": escalation_rate,
+    "production_context_coverage": production_context_coverage,
 }

@@ -306,6 +306,7 @@ def ingest(
         row["source"] = source
         kept.append(row)
     result.rejected.sort(key=lambda r: r["index"])
+    _match_knowledge(organization_id, kept)
     if kept:
         stored = _store(organization_id, kept)
         result.accepted = stored
@@ -313,6 +314,21 @@ def ingest(
         if stored:
             _score_soon(organization_id)
     return result
+
+
+def _match_knowledge(organization_id: int, rows: list[dict]) -> None:
+    """Mark the rows that retrieved at least one of the organization's published knowledge
+    items (production context coverage); the numbers sent are kept as they are."""
+    wanted = {n for row in rows for n in row["knowledge_numbers"]}
+    published = set()
+    if wanted:
+        from context.selectors import knowledge_of
+
+        published = set(
+            knowledge_of(organization_id).filter(number__in=wanted).values_list("number", flat=True)
+        )
+    for row in rows:
+        row["knowledge_matched"] = not published.isdisjoint(row["knowledge_numbers"])
 
 
 def _score_soon(organization_id: int) -> None:

@@ -16,7 +16,7 @@ COLUMNS = (
     "organization_id", "use_case_id", "event_id", "occurred_at", "received_at", "user_ref",
     "session_id", "event_type", "outcome", "hallucination", "unsafe", "unsupported_claim",
     "latency_ms", "tokens_in", "tokens_out", "cost", "minutes_saved", "model", "input_text",
-    "output_text", "knowledge_numbers", "metadata", "source",
+    "output_text", "knowledge_numbers", "knowledge_matched", "metadata", "source",
 )  # fmt: skip
 _COPY = f"COPY {{table}} ({', '.join(COLUMNS)}) FROM STDIN"
 _JSON = {"knowledge_numbers", "metadata"}

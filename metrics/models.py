@@ -58,6 +58,11 @@ class TelemetryEvent(OrgScopedModel):
     knowledge_numbers = models.JSONField(
         default=list, blank=True, help_text="KB numbers of the retrieved knowledge items"
     )
+    knowledge_matched = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="At least one of them is a published item of ours",
+    )
     metadata = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=8, choices=EventSource.choices, default=EventSource.API)
     # Online scoring (metrics.online): set on the sampled interactions once scored.
@@ -118,6 +123,9 @@ class MetricRollup(OrgScopedModel):
     tokens_out = models.BigIntegerField(default=0)
     cost = models.FloatField(default=0)
     minutes_saved = models.FloatField(default=0)
+    knowledge_retrieved = models.PositiveIntegerField(
+        default=0, help_text="Events that retrieved at least one published knowledge item"
+    )
     successes_without_minutes = models.PositiveIntegerField(
         default=0, help_text="Successful interactions that reported no minutes saved"
     )

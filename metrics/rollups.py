@@ -57,6 +57,7 @@ AGGREGATES = {
     "tokens_out": Sum("tokens_out"),
     "cost": Sum("cost"),
     "minutes_saved": Sum("minutes_saved"),
+    "knowledge_retrieved": Count("pk", filter=Q(knowledge_matched=True)),
     "online_scored": Count("pk", filter=Q(online_passed__isnull=False)),
     "online_failures": Count("pk", filter=Q(online_passed=False)),
     "online_hallucinations": Count("pk", filter=Q(online_hallucination=True)),

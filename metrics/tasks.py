@@ -11,8 +11,12 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="metrics.tasks.rollups_update")
 def rollups_update() -> int:
-    """Beat, every minute: each organization's rollups brought up to its new events.
+    """Beat, every minute: each organization's rollups brought up to its new events (the
+    alert rules are checked after each), and the rules of organizations with no new events
+    checked too: a use case gone quiet can breach a rule (active users below a floor).
     Returns the number of organizations rolled up."""
+    from metrics import alerts
+
     organizations = rollups.organizations_with_new_events()
     for organization_id in organizations:
         run = rollups.rollup_organization(organization_id)
@@ -20,6 +24,9 @@ def rollups_update() -> int:
             "Rollups of organization %s: %s hours and %s days recomputed",
             organization_id, run.hours, run.days,
         )  # fmt: skip
+    for organization_id in alerts.organizations_with_rules():
+        if organization_id not in organizations:
+            alerts.evaluate_organization(organization_id)
     return len(organizations)
 
 

@@ -326,6 +326,10 @@ def kpis(board) -> list[dict]:
     items.append(_kpi("context_coverage", _percent(loop.coverage),
                       f"{loop.coverage_covered} of {loop.coverage_total} covered; "
                       f"{loop.open_gaps} open gaps"))  # fmt: skip
+    items.append(_kpi("production_context_coverage",
+                      _percent(rates["production_context_coverage"]),
+                      f"{t['knowledge_retrieved']:,} of {t['interactions']:,} interactions "
+                      "retrieved published knowledge"))  # fmt: skip
     items.append(_kpi(
         "sme_response",
         "—" if loop.response_median_days is None else f"{loop.response_median_days:g} days",

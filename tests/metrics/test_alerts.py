@@ -157,3 +157,15 @@ def test_rules_are_validated(org_a, org_b):
             _rule(org_a, uc, **data)
         assert message in caught.value.message_dict[field][0]
     assert _rule(org_a, uc).key == "AR-1" and _rule(org_a, uc).key == "AR-2"
+
+
+def test_the_beat_checks_rules_of_quiet_organizations_too(org_a):
+    from metrics.tasks import rollups_update
+
+    uc = UseCaseFactory(organization=org_a)
+    _rule(org_a, uc, metric="active_users", condition="below", threshold=5, window_hours=48,
+          min_interactions=0)  # fmt: skip
+    with time_machine.travel(NOW, tick=False):
+        assert rollups_update() == 0  # no new events anywhere
+    (alert,) = Alert.objects.for_org(org_a)
+    assert "active users 0 over the last 48 h, below 5" in alert.summary

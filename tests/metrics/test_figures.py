@@ -139,3 +139,24 @@ def test_the_range_filter_parses_presets_and_dates_and_refuses_the_rest():
     ]:
         with pytest.raises(dashboard.RangeError, match=message):
             dashboard.parse_range(params, now=now)
+
+
+@pytest.mark.django_db
+def test_retrieved_knowledge_of_ours_feeds_production_context_coverage(org_a, org_b):
+    from tests.factories.context import make_knowledge
+
+    ours, theirs = make_knowledge(org_a), make_knowledge(org_b, title="Other")
+    uc = UseCaseFactory(organization=org_a)
+    rows = [[f"KB-{ours.number}"], [f"KB-{ours.number}", "KB-999"], ["KB-999"], [],
+            [theirs.number + 1000]]  # fmt: skip
+    with time_machine.travel(NOW, tick=False):
+        ingest.ingest(org_a.pk, [
+            {"event_id": f"k-{n}", "use_case": uc.key, "type": "interaction",
+             "occurred_at": (NOW - timedelta(minutes=1)).isoformat(), "knowledge_ids": ids}
+            for n, ids in enumerate(rows)
+        ])  # fmt: skip
+        rollups.rollup_organization(org_a.pk)
+    day = MetricRollup.objects.for_org(org_a).get(granularity="day", use_case=uc)
+    assert day.knowledge_retrieved == 2  # the first two: an item of ours among them
+    totals = dashboard.totals(org_a, [uc.pk], dashboard.parse_range({}, now=NOW))
+    assert figures.production_context_coverage(totals) == 2 / 5

@@ -149,7 +149,9 @@ def test_a_copy_that_races_another_keeps_only_the_new_rows(org_a):
     rows = [ingest._checked(event(uc, n), timezone.now()) for n in (1, 2, 3)]
     for row in rows:
         row.pop("use_case_ref")
-        row.update(use_case_id=uc.pk, received_at=timezone.now(), source="api")
+        row.update(
+            use_case_id=uc.pk, received_at=timezone.now(), source="api", knowledge_matched=False
+        )
     # The pre-check missed evt-1 (another request stored it meanwhile): COPY hits the key.
     assert ingest_sql.copy_rows(org_a.pk, rows) == 2
     assert TelemetryEvent.objects.for_org(org_a).count() == 3
