@@ -21,6 +21,7 @@ from typing import Any
 from evals import client
 from evals.netguard import EgressPolicy
 from genai_po import inputs
+from genai_po.inputs import digits_only
 from genai_po.redaction import redactor_for
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
@@ -165,7 +166,7 @@ def parse_response_path(path: str) -> list[str | int]:
     for part in path.split("."):
         if part == "":
             raise TargetConfigError(f'"{path}" has an empty step.')
-        parts.append(int(part) if part.isdigit() else part)
+        parts.append(int(part) if digits_only(part) else part)
     return parts
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from genai_po.actors import Actor
+from genai_po.inputs import digits_only
 from genai_po.models import AuditChainHead, AuditEvent, Organization
 
 GENESIS_HASH = "0" * 64
@@ -212,7 +213,7 @@ def audit_chain_verify(*, organization: Organization) -> ChainReport:
 def audit_head_check(*, organization: Organization, digest: str) -> str | None:
     """Why an exported `<seq>:<hash>` no longer holds in the chain, or None if it does."""
     seq_text, sep, expected = digest.strip().partition(":")
-    if not sep or not seq_text.isdigit() or len(seq_text) > 18 or len(expected) != 64:
+    if not sep or not digits_only(seq_text) or len(seq_text) > 18 or len(expected) != 64:
         return "the expected head must be <seq>:<64 hex digits>, as audit_verify prints it"
     event = AuditEvent.objects.for_org(organization).filter(seq=int(seq_text)).first()
     if event is None:

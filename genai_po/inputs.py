@@ -78,7 +78,10 @@ def check_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict | list):
             if depth > max_depth:
-                raise InputRefused(DEPTH_MESSAGE)
+                raise InputRefused(
+                    DEPTH_MESSAGE if max_depth == MAX_JSON_DEPTH
+                    else f"JSON nested deeper than {max_depth} levels is not accepted here."
+                )  # fmt: skip
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for key, child in items:
                 if isinstance(key, str):
@@ -97,9 +100,15 @@ def id_or_none(text) -> int | None:
     """A positive id from a query parameter or URL part, or None when it is not one (or
     is too large to be any row's id)."""
     text = str(text or "").strip()
-    if not text.isdigit() or len(text) > 18:
+    if not digits_only(text) or len(text) > 18:
         return None
     return int(text)
+
+
+def digits_only(text: str) -> bool:
+    """Only the ASCII digits 0-9: `str.isdigit()` also takes "²" and "①", which `int()`
+    refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def text_limit(model, field: str) -> int:

@@ -13,6 +13,8 @@ from django.db.models.lookups import Exact, Lookup
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, WhereNode
 
+from genai_po.inputs import digits_only
+
 
 class UnscopedQueryError(RuntimeError):
     """A query on tenant data had no organization in scope."""
@@ -54,7 +56,7 @@ def _pinned_organization(query: Query, outer: Query | None = None):
             continue
         if isinstance(rhs, int):
             return rhs
-        if isinstance(rhs, str) and rhs.isdigit():
+        if isinstance(rhs, str) and digits_only(rhs):
             return int(rhs)
         if outer is not None and _is_org_column(rhs, outer.base_table):
             return _OUTER

@@ -5,6 +5,7 @@ from datetime import datetime, time
 from django.apps import apps
 from django.utils import timezone
 
+from genai_po.inputs import digits_only
 from genai_po.models import AuditEvent, Organization
 from genai_po.roles import Role
 
@@ -79,7 +80,7 @@ def _object_keys(events) -> dict[tuple[str, str], str]:
 
     wanted: dict[tuple[str, int], set[int]] = {}
     for e in events:
-        if e.object_id.isdigit() and len(e.object_id) <= 18:
+        if digits_only(e.object_id) and len(e.object_id) <= 18:
             wanted.setdefault((e.object_type, e.organization_id), set()).add(int(e.object_id))
     keys = {}
     for (object_type, org_id), ids in wanted.items():

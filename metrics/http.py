@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import zlib
 
+from genai_po.inputs import digits_only
+
 
 class BodyRefused(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
@@ -16,7 +18,7 @@ def read_body(request, limit: int) -> bytes:
     """The request's body (a DRF or Django request), decompressed if gzip-encoded."""
     django_request = getattr(request, "_request", request)
     length = django_request.META.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > limit:
+    if digits_only(length) and int(length) > limit:
         raise BodyRefused(f"The body is {int(length):,} bytes; at most {limit:,}.", 413)
     raw = django_request.read(limit + 1)
     if len(raw) > limit:
@@ -35,4 +37,16 @@ def read_body(request, limit: int) -> bytes:
         raise BodyRefused("The body is not valid gzip.") from None
     if len(body) > limit or inflater.unconsumed_tail:
         raise BodyRefused(f"The body is over {limit:,} bytes once decompressed.", 413)
+    if not inflater.eof or inflater.unused_data:
+        raise BodyRefused("The body is not one whole gzip stream.")
     return body
+
+
+def require_json(request) -> None:
+    """Refuse a body sent as anything but JSON (a form post, text, multipart)."""
+    django_request = getattr(request, "_request", request)
+    media_type = django_request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if media_type not in ("application/json", ""):
+        raise BodyRefused(
+            f"Content-Type {media_type[:40]!r} is not accepted: send application/json.", 415
+        )

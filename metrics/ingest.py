@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from genai_po import inputs
+from genai_po.inputs import digits_only
 from metrics import ingest_sql
 from metrics.models import EventSource, EventType, OnlineScoring, Outcome, TelemetryEvent
 from usecases.models import UseCase
@@ -29,6 +30,7 @@ MAX_TEXT = 20_000  # characters of input or output
 MAX_METADATA_BYTES = 4_096
 MAX_METADATA_KEYS = 50
 MAX_KNOWLEDGE = 50
+MAX_USER_REF = 128  # characters of a stored user reference (longer ones are hashed)
 FUTURE_SKEW = timedelta(minutes=5)
 OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -66,11 +68,21 @@ def parse(body: bytes):
     event rejects that event, not the batch); only what cannot be parsed at all refuses
     the whole body."""
     try:
-        return json.loads(body)
+        text = body.decode() if isinstance(body, bytes) else body  # UTF-8 only, as JSON says
+        return json.loads(text, parse_int=_int_or_out_of_range)
     except RecursionError:
         raise BatchRefused(inputs.DEPTH_MESSAGE) from None
     except (ValueError, UnicodeDecodeError):
         raise BatchRefused("The body is not JSON.") from None
+
+
+def _int_or_out_of_range(text: str) -> int:
+    """An integer of the body; one too long to be any field's value becomes one just out of
+    64-bit range, which the event's own checks refuse (Python refuses to parse integers of
+    over 4,300 digits, which would refuse the whole batch)."""
+    if len(text.lstrip("-")) > 19:
+        return inputs.MIN_INT - 1 if text.startswith("-") else inputs.MAX_INT + 1
+    return int(text)
 
 
 def pseudonym(user: str) -> str:
@@ -79,6 +91,8 @@ def pseudonym(user: str) -> str:
     user = user.strip()
     if EMAIL.fullmatch(user):
         return "sha256:" + hashlib.sha256(user.lower().encode()).hexdigest()[:40]
+    if len(user) > MAX_USER_REF:  # too long to store: its hash keeps two users apart
+        return "sha256:" + hashlib.sha256(user.encode()).hexdigest()[:40]
     return user
 
 
@@ -128,7 +142,8 @@ def _number(event: dict, key: str, top: float) -> float | None:
 
 
 def _occurred_at(value, now: datetime) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
+    # Python reads an ISO date up to a NUL and ignores the rest: refuse it before.
+    if not isinstance(value, str) or len(value) > 40 or "\x00" in value:
         raise ValueError("occurred_at must be an ISO 8601 date and time")
     try:
         parsed = datetime.fromisoformat(value)  # ISO 8601, "Z" included (Python 3.11)
@@ -168,7 +183,7 @@ def _knowledge(value) -> list[int]:
         elif (
             isinstance(ref, str)
             and ref.upper().startswith("KB-")
-            and ref[3:].isdigit()
+            and digits_only(ref[3:])
             and (len(ref) < 14)
         ):
             numbers.append(int(ref[3:]))
@@ -207,8 +222,10 @@ def _use_case_ref(value) -> str:
 
 def _use_cases(organization_id: int, refs: set[str]) -> dict[str, int]:
     """The organization's use cases by the references used in the batch (one query)."""
-    numbers = {int(r[3:]) for r in refs if r.startswith("UC-") and r[3:].isdigit() and len(r) < 14}
-    ids = {int(r) for r in refs if r.isdigit() and len(r) < 19}
+    numbers = {
+        int(r[3:]) for r in refs if r.startswith("UC-") and digits_only(r[3:]) and len(r) < 14
+    }
+    ids = {int(r) for r in refs if digits_only(r) and len(r) < 19}
     found: dict[str, int] = {}
     if not numbers and not ids:
         return found
@@ -249,7 +266,7 @@ def _checked(event, now: datetime) -> dict:
         "event_id": event_id.strip(),
         "use_case_ref": _use_case_ref(event["use_case"]),
         "occurred_at": _occurred_at(event.get("occurred_at"), now),
-        "user_ref": pseudonym(user)[:128] if user else "",
+        "user_ref": pseudonym(user) if user else "",
         "session_id": _text(event, "session_id", 128),
         "event_type": kind,
         "outcome": outcome,

@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from genai_po.inputs import digits_only
 from metrics import ingest
 from metrics.models import EventSource
 
@@ -89,7 +90,7 @@ def _json_value(value: dict) -> object:
     if kind == "intValue":
         text = str(inner)
         digits = text.lstrip("-")
-        return int(text) if digits.isdigit() and len(digits) < 20 else None
+        return int(text) if digits_only(digits) and len(digits) < 20 else None
     if kind == "arrayValue":
         values = inner.get("values") if isinstance(inner, dict) else None
         return [_json_value(v) for v in values] if isinstance(values, list) else None
@@ -133,11 +134,15 @@ def _from_protobuf(body: bytes) -> list[Trace]:
     return traces
 
 
+_MAX_NANOS = 2**64  # OTLP's fixed64; anything else is no timestamp
+
+
 def _nanos(value) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    """A span's time in nanoseconds, or 0 (no time) when it is not an OTLP fixed64."""
+    if isinstance(value, str) and digits_only(value) and len(value) < 21:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_NANOS:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 21:
-        return int(value)
     return 0
 
 

@@ -176,12 +176,18 @@ def assumptions_save(*, actor: Actor, use_case=None, data: dict) -> ValueAssumpt
     if use_case is not None:
         actor.require_same_org(use_case)
     with transaction.atomic():
-        row = (
-            ValueAssumptions.objects.for_org(org_id)
-            .select_for_update()
-            .filter(use_case=use_case)
-            .first()
-        ) or ValueAssumptions(organization_id=org_id, use_case=use_case)
+        # The parent row (the use case, or the organization for its defaults) is the lock:
+        # the first save of a row has no row of its own to lock yet.
+        _lock_parent(org_id, use_case)
+        rows = ValueAssumptions.objects.for_org(org_id).select_for_update()
+        row = rows.filter(use_case=use_case).first()
+        if row is None:
+            row = ValueAssumptions(organization_id=org_id, use_case=use_case)
+            inherited = rows.filter(use_case=None).first() if use_case is not None else None
+            for name in ASSUMPTION_FIELDS if inherited else ():
+                # A use case's first own figures start from what it inherited: a field left
+                # out keeps the organization's value, not the model's default.
+                setattr(row, name, getattr(inherited, name))
         before = {f: str(getattr(row, f)) for f in ASSUMPTION_FIELDS} if row.pk else None
         for name in ASSUMPTION_FIELDS:
             if name in data:
@@ -191,7 +197,7 @@ def assumptions_save(*, actor: Actor, use_case=None, data: dict) -> ValueAssumpt
         errors = {
             f: "Give a number of 0 or more." for f in ASSUMPTION_FIELDS[1:] if getattr(row, f) < 0
         }
-        if len(row.currency) != 3 or not row.currency.isalpha():
+        if len(row.currency) != 3 or not (row.currency.isascii() and row.currency.isalpha()):
             errors["currency"] = "A currency is three letters, like EUR or USD."
         if errors:
             raise ValidationError(errors)
@@ -203,6 +209,18 @@ def assumptions_save(*, actor: Actor, use_case=None, data: dict) -> ValueAssumpt
             | {"use_case": use_case.key if use_case else None},
         )  # fmt: skip
     return row
+
+
+def _lock_parent(org_id: int, use_case) -> None:
+    """Lock the use case's row, or the organization's when there is none."""
+    from genai_po.models import Organization
+    from usecases.models import UseCase
+
+    if use_case is not None:
+        list(UseCase.objects.for_org(org_id).select_for_update().filter(pk=use_case.pk)
+             .values_list("pk"))  # fmt: skip
+    else:
+        list(Organization.objects.select_for_update().filter(pk=org_id).values_list("pk"))
 
 
 def reading_record(*, actor: Actor, use_case, data: dict) -> BusinessMetricReading:
@@ -231,7 +249,10 @@ def reading_record(*, actor: Actor, use_case, data: dict) -> BusinessMetricReadi
 
     if reading.measured_on > timezone.localdate() + timedelta(days=1):
         raise ValidationError({"measured_on": "A measurement cannot be dated in the future."})
+    if reading.measured_on.year < 2000:
+        raise ValidationError({"measured_on": "Date a measurement in 2000 or later."})
     with transaction.atomic():
+        _lock_parent(use_case.organization_id, use_case)  # one first reading of a day at once
         existing = (
             BusinessMetricReading.objects.for_org(use_case.organization_id)
             .select_for_update()
@@ -319,6 +340,7 @@ def rule_save(*, actor: Actor, rule: AlertRule | None = None, data: dict) -> Ale
         try:
             with transaction.atomic():
                 if creating:
+                    _lock_parent(org_id, None)  # numbers are handed out one after another
                     top = AlertRule.objects.for_org(org_id).aggregate(n=Max("number"))["n"]
                     rule.number = (top or 0) + 1
                 rule.save()

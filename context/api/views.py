@@ -40,6 +40,7 @@ from context.models import (
 from genai_po.api.base import OrgScopedViewSet
 from genai_po.api.errors import drf_validation_error as _invalid
 from genai_po.api.throttling import KnowledgeSearchThrottle
+from genai_po.inputs import digits_only
 from genai_po.models import Membership, User
 from genai_po.roles import Action
 from usecases.models import Requirement, UseCase
@@ -394,9 +395,9 @@ def use_case_id_of(organization, ref: str) -> int:
     """The id of a use case named by its key (UC-3) or id; LookupError if there is none."""
     ref = ref.strip().upper()
     rows = UseCase.objects.for_org(organization)
-    if ref.startswith("UC-") and ref[3:].isdigit() and len(ref) < 15:
+    if ref.startswith("UC-") and digits_only(ref[3:]) and len(ref) < 15:
         found = rows.filter(number=int(ref[3:])).values_list("pk", flat=True).first()
-    elif ref.isdigit() and len(ref) < 19:
+    elif digits_only(ref) and len(ref) < 19:
         found = rows.filter(pk=int(ref)).values_list("pk", flat=True).first()
     else:
         found = None

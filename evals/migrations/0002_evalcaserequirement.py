@@ -22,7 +22,7 @@ def copy_links(apps, schema_editor):
         "requirement_id", "target_id", "organization_id"
     ):
         plan_id, _, number = row["target_id"].partition(":")
-        if not (plan_id.isdigit() and number.isdigit()):
+        if not ((plan_id.isascii() and plan_id.isdigit()) and (number.isascii() and number.isdigit())):
             continue
         case_id = (
             EvalCase.objects.filter(

@@ -23,6 +23,7 @@ from evals.services.plans import lock_plan
 from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
+from genai_po.inputs import digits_only
 from genai_po.roles import Action
 from usecases.models import Requirement
 
@@ -123,7 +124,7 @@ def _requirements_by_key(plan: EvalPlan, keys: Iterable[str]) -> list[Requiremen
     numbers, bad = set(), []
     for key in keys:
         key = str(key).strip().upper()
-        if key.startswith("REQ-") and key[4:].isdigit():
+        if key.startswith("REQ-") and digits_only(key[4:]):
             number = inputs.id_or_none(key[4:])
             if number is None or number > 2_147_483_647:
                 bad.append(key[:40])

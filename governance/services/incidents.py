@@ -18,6 +18,7 @@ from evals.services.cases import case_add
 from genai_po import inputs
 from genai_po.actors import Actor
 from genai_po.audit import audit_record
+from genai_po.inputs import digits_only
 from genai_po.roles import Action, Role
 from governance.models import (
     FollowUpStatus,
@@ -140,7 +141,7 @@ def _clean(incident: Incident, data: dict) -> dict:  # noqa: C901 - one check pe
             clean["incident_type"] = data["incident_type"]
     if "severity" in data:
         severity = data["severity"]
-        if isinstance(severity, str) and severity.isdigit():
+        if isinstance(severity, str) and digits_only(severity):
             severity = int(severity)
         if isinstance(severity, bool) or severity not in (1, 2, 3, 4):
             errors["severity"] = "Severity is 1 (the most severe) to 4."

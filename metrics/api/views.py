@@ -32,7 +32,7 @@ from metrics.api.serializers import (
     TelemetryBatchSerializer,
     UseCaseParamSerializer,
 )
-from metrics.http import BodyRefused, read_body
+from metrics.http import BodyRefused, read_body, require_json
 from metrics.models import Alert, AlertRule, BusinessMetricReading, OnlineScoring
 from usecases.models import UseCase
 
@@ -55,6 +55,7 @@ class TelemetryEventsView(APIView):
     )
     def post(self, request):
         try:
+            require_json(request)
             body = read_body(request, ingest.MAX_BYTES)
         except BodyRefused as exc:
             return Response({"message": str(exc), "code": "body_refused"}, status=exc.status)

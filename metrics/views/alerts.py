@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect
 
 from genai_po import inputs
@@ -162,10 +163,18 @@ class AssumptionsView(OrgView):
     permission = {"GET": Action.VIEW, "POST": Action.EDIT_PRODUCT}
 
     def _use_case(self, request):
-        number = inputs.id_or_none(request.GET.get("use_case", ""))
-        if number is None:
+        """The use case of `?use_case=N`; none asked is the organization's defaults, and a
+        number that is no use case here is a 404 (never a save to the defaults)."""
+        raw = request.GET.get("use_case", "")
+        if raw == "":
             return None
-        return UseCase.objects.for_org(request.organization).filter(number=number).first()
+        number = inputs.id_or_none(raw)
+        use_case = None
+        if number is not None:
+            use_case = UseCase.objects.for_org(request.organization).filter(number=number).first()
+        if use_case is None:
+            raise Http404("No such use case here.")
+        return use_case
 
     def _render(self, request, use_case, form=None, status=200):
         current = dashboard.assumptions_for(request.organization, use_case)

@@ -155,3 +155,53 @@ def test_a_copy_that_races_another_keeps_only_the_new_rows(org_a):
     # The pre-check missed evt-1 (another request stored it meanwhile): COPY hits the key.
     assert ingest_sql.copy_rows(org_a.pk, rows) == 2
     assert TelemetryEvent.objects.for_org(org_a).count() == 3
+
+
+def test_odd_digits_huge_numbers_and_nul_reject_their_event_only(sender, org_a):
+    uc = UseCaseFactory(organization=org_a)
+    huge = "9" * 5000  # past what Python parses by default (4,300 digits)
+    body = json.dumps({"events": [event(uc, 0), {**event(uc, 1), "use_case": "²"},
+                                  {**event(uc, 2), "use_case": "UC-²"},
+                                  event(uc, 3, knowledge_ids=["KB-²"]),
+                                  event(uc, 4, occurred_at="2026-12-01T00:00:00Z\x00junk"),
+                                  event(uc, 5, metadata={"a": {"b": {"c": {"d": {"e": 1}}}}}),
+                                  event(uc, 6, tokens_in=0)]})  # fmt: skip
+    body = body.replace('"tokens_in": 0', f'"tokens_in": {huge}')
+    response = sender.post(URL, body, content_type="application/json")
+    assert response.status_code == 207, response.content[:300]
+    rejected = {r["index"]: r["reason"] for r in response.json()["rejected"]}
+    assert sorted(rejected) == [1, 2, 3, 4, 5, 6]
+    assert rejected[1] == rejected[2] == "use_case is not a use case of this organization"
+    assert rejected[3] == "knowledge_ids are KB keys (KB-12) or their numbers"
+    assert "ISO 8601" in rejected[4]
+    assert "deeper than 4 levels" in rejected[5] and "whole number" in rejected[6]
+    assert list(TelemetryEvent.objects.for_org(org_a).values_list("event_id", flat=True)) == [
+        "evt-0"
+    ]
+
+
+def test_long_user_references_stay_apart(sender, org_a):
+    uc = UseCaseFactory(organization=org_a)
+    first, second = "u" * 200 + "1", "u" * 200 + "2"
+    assert post(sender, [event(uc, 1, user=first), event(uc, 2, user=second)]).status_code == 200
+    refs = set(TelemetryEvent.objects.for_org(org_a).values_list("user_ref", flat=True))
+    assert len(refs) == 2 and all(r.startswith("sha256:") and len(r) <= 128 for r in refs)
+
+
+def test_only_json_in_utf8_and_one_whole_gzip_stream(sender, org_a):
+    uc = UseCaseFactory(organization=org_a)
+    body = json.dumps({"events": [event(uc, 1)]})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = sender.post(URL, body, content_type=content_type)
+        assert response.status_code == 415 and "application/json" in response.json()["message"]
+    response = sender.post(URL, body.encode("utf-16"), content_type="application/json")
+    assert response.status_code == 400
+    junk = gzip.compress(body.encode()) + b"trailing junk"
+    response = sender.post(URL, junk, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400 and "gzip" in response.json()["message"]
+    assert not TelemetryEvent.objects.for_org(org_a).exists()
+    response = sender.post(
+        URL, gzip.compress(body.encode()), content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+    )  # fmt: skip
+    assert response.status_code == 200

@@ -146,7 +146,26 @@ def test_bad_bodies_and_tokens_are_refused(org_a, token_factory):
     assert not TelemetryEvent.objects.for_org(org_a).exists()
 
 
+def _span(**fields) -> dict:
+    span = {"traceId": "0" * 32, "spanId": "1" * 16, **fields}
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
 HOSTILE_JSON = [
+    # Characters `str.isdigit()` takes and `int()` refuses; times past any calendar.
+    _span(startTimeUnixNano="²", attributes=[{"key": "a", "value": {"intValue": "²"}}]),
+    _span(startTimeUnixNano=10**30),
+    _span(startTimeUnixNano=-(10**30), endTimeUnixNano=10**400),
+    {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "genai_po.use_case", "value": {"stringValue": "²"}}]
+                },
+                "scopeSpans": [{"spans": [{"traceId": "0" * 32, "spanId": "1" * 16}]}],
+            }
+        ]
+    },
     {"resourceSpans": [{"scopeSpans": 5}]},
     {"resourceSpans": [{"scopeSpans": [{"spans": "x"}]}]},
     {"resourceSpans": [{"scopeSpans": [None, {"spans": [None]}]}]},

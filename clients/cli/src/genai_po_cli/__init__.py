@@ -568,7 +568,7 @@ def _positive(text: str) -> float:
 
 
 def _id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not an id: {text!r}")
     return int(text)
 
