@@ -39,6 +39,16 @@ from metrics.models import (
 
 logger = logging.getLogger(__name__)
 WEEK = timedelta(days=7)
+
+
+def threshold_text(rule) -> str:
+    """The rule's threshold as people read it: 5% for a rate, ×2 for a rise."""
+    number = f"{rule.threshold.normalize():f}" if rule.threshold is not None else "—"
+    if rule.condition == AlertCondition.RISES_BY:
+        return f"×{number} week over week"
+    return f"{number}%" if rule.metric in PERCENT_METRICS else number
+
+
 PERCENT_METRICS = {
     AlertMetric.ERROR_RATE, AlertMetric.ESCALATION_RATE, AlertMetric.HALLUCINATION_RATE,
     AlertMetric.TASK_SUCCESS_RATE, AlertMetric.ONLINE_FAILURE_RATE,
@@ -149,7 +159,15 @@ def _notify(alert: Alert) -> list[str]:
     link = settings.SITE_URL + reverse("alert_list", args=[rule.organization.slug])
     send_mail(
         subject=f"[{rule.organization.name}] Alert {rule.key}: {alert.summary}"[:250],
-        message=render_to_string("metrics/email/alert.txt", {"alert": alert, "link": link}),
+        message=render_to_string(
+            "metrics/email/alert.txt",
+            {
+                "alert": alert,
+                "link": link,
+                "threshold": threshold_text(rule),
+                "window_end": min(alert.window_end, alert.fired_at),
+            },
+        ),  # fmt: skip
         from_email=None,
         recipient_list=recipients,
     )

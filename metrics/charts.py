@@ -211,21 +211,33 @@ def cost(board) -> Chart:
 
 def evals(board) -> Chart:
     """Each plan's pass rate per completed full run, over time, its threshold dashed."""
+    from datetime import timedelta
+
     data, rows = [], []
     colors = [BLUE, ORANGE, GREEN, PURPLE, SKY]
+    times = [p["finished_at"] for _plan, points in board.eval_trends for p in points]
+    # The axis spans a day at least: one run alone is a dot with its threshold across.
+    first = min(times, default=None)
+    last = max(times, default=None)
+    if first is not None and last - first < timedelta(days=1):
+        first, last = first - timedelta(hours=12), last + timedelta(hours=12)
+    ends = [f"{t:%Y-%m-%d %H:%M}" for t in (first, last)] if first is not None else []
     for index, (plan, points) in enumerate(board.eval_trends):
         color = colors[index % len(colors)]
         xs = [p["finished_at"].strftime("%Y-%m-%d %H:%M") for p in points]
         ys = [round(p["pass_rate"] * 100, 1) for p in points]
         data.append(_line(plan.name, xs, ys, color))
         if xs:
-            data.append(_flat(f"{plan.name}: threshold", xs, float(plan.pass_threshold), color))
+            data.append(_flat(f"{plan.name}: threshold", ends, float(plan.pass_threshold), color))
         rows += [
             [plan.name, f"#{p['number']}", x, y] for p, x, y in zip(points, xs, ys, strict=True)
         ]
+    layout = _layout("Pass rate", percent=True)
+    if ends:
+        layout["xaxis"]["range"] = ends
     return Chart(
-        "evals", "Eval pass rate", ["eval_pass_rate"],
-        _figure(data, _layout("Pass rate", percent=True)),
+        "evals", "Eval pass rate (full runs)", ["eval_pass_rate"],
+        _figure(data, layout),
         ["plan", "run", "finished_at", "pass_rate_percent"], rows,
     )  # fmt: skip
 

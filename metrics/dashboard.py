@@ -317,6 +317,7 @@ def board_for(organization, use_case, span: Range) -> Board:
     )  # fmt: skip
     if use_case is None:
         board.per_use_case = _per_use_case(organization, span)
+        board.roi = _portfolio_roi(organization, span, assumptions, sme)
         return board
     from evals import selectors as eval_selectors
 
@@ -328,6 +329,17 @@ def board_for(organization, use_case, span: Range) -> Board:
     ]
     board.thresholds = _thresholds(organization, use_case)
     return board
+
+
+def _portfolio_roi(organization, span: Range, org_assumptions, sme: int) -> figures.Roi:
+    """The portfolio's ROI with each use case's own assumptions (two queries)."""
+    own = {
+        row.use_case_id: row
+        for row in ValueAssumptions.objects.for_org(organization).filter(use_case__isnull=False)
+    }
+    parts = [(row["totals"], own.get(row["use_case"].pk, org_assumptions))
+             for row in portfolio_rows(organization, span)]  # fmt: skip
+    return figures.portfolio_roi(parts, org_assumptions, months=span.months, sme_answers=sme)
 
 
 def _per_use_case(organization, span: Range) -> list:

@@ -120,10 +120,13 @@ DEFINITIONS: list[Definition] = [
         "Value = hours saved × loaded hourly cost + other value per month × months; hours saved "
         "= (minutes saved reported + successes reporting none × default minutes per success) ÷ "
         "60. Cost = AI running cost + SME answers × minutes per answer ÷ 60 × SME hourly cost. "
-        "Net value = value − cost; ROI = net value ÷ cost.", unit="currency",
+        "Net value = value − cost; ROI = net value ÷ cost. The portfolio values each use "
+        "case's hours with its own assumptions (else the organization's), adds each use case's "
+        "own other value and the organization's once, and shows no sum when the use cases "
+        "count in different currencies.", unit="currency",
         why="Whether the use case pays for itself, with its assumptions in the open.",
         short="Net value = hours saved × loaded hourly cost + other value − (AI running cost + "
-        "SME time); ROI = net value ÷ cost. The assumptions are below.",
+        "SME time); ROI = net value ÷ cost, with the assumptions on the ROI assumptions page.",
     ),
     Definition(
         "business_metric", "Business metric",
@@ -193,6 +196,11 @@ class Roi:
     other_value: float
     ai_cost: float
     sme_cost: float
+    currencies: tuple = ()  # more than one: the use cases count in different currencies
+
+    @property
+    def mixed(self) -> bool:
+        return len(self.currencies) > 1
 
     @property
     def value(self) -> float:
@@ -209,6 +217,37 @@ class Roi:
     @property
     def ratio(self) -> float | None:
         return share(self.net, self.cost)
+
+
+def portfolio_roi(
+    per_use_case: list[tuple[dict, object]],
+    organization_assumptions,
+    *,
+    months: float,
+    sme_answers: int,
+) -> Roi:
+    """The portfolio's ROI: each use case's time saved valued with its own assumptions (else
+    the organization's), its own other value, the organization's other value once, all AI
+    cost, and the SMEs' time at the organization's rate. `per_use_case`: [(totals, the
+    assumptions it uses)]."""
+    org = organization_assumptions
+    hours = time_value = other_value = ai_cost = 0.0
+    currencies = {org.currency}
+    for t, own in per_use_case:
+        part = roi(t, own, months=months, sme_answers=0)
+        hours += part.hours_saved
+        time_value += part.time_value
+        ai_cost += part.ai_cost
+        if own.use_case_id is not None:
+            other_value += part.other_value
+            currencies.add(own.currency)
+    sme_hours = sme_answers * float(org.sme_minutes_per_answer) / 60
+    return Roi(
+        hours_saved=hours, time_value=time_value,
+        other_value=other_value + float(org.other_value_per_month) * months,
+        ai_cost=ai_cost, sme_cost=sme_hours * float(org.sme_hourly_cost),
+        currencies=tuple(sorted(currencies)),
+    )  # fmt: skip
 
 
 def roi(t: dict, assumptions, *, months: float, sme_answers: int) -> Roi:

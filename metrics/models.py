@@ -330,6 +330,13 @@ class AlertRule(OrgScopedModel):
         ]
 
     @property
+    def threshold_label(self) -> str:
+        """5% for a rate, ×2 week over week for a rise, the number for the rest."""
+        from metrics.alerts import threshold_text
+
+        return threshold_text(self)
+
+    @property
     def key(self) -> str:
         return f"AR-{self.number}"
 

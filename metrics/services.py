@@ -363,6 +363,12 @@ def rule_delete(*, actor: Actor, rule: AlertRule) -> None:
 
     actor.require(Action.EDIT_PRODUCT)
     actor.require_same_org(rule)
+    if rule.alerts.exists():
+        # Its alerts are the history of what happened: they go only with the organization.
+        raise ValidationError(
+            {"enabled": f"{rule.key} has fired alerts, and deleting it would delete their "
+             "history: turn it off instead (untick On)."}
+        )  # fmt: skip
     with transaction.atomic():
         audit_record(actor=actor, action="alert_rule.deleted", obj=rule,
                      before=_rule_snapshot(rule))  # fmt: skip

@@ -135,7 +135,7 @@ def dashboard_data(board) -> dict:
         "cost_per_success": board.cost_per_success,
         "roi": {"hours_saved": roi.hours_saved, "value": roi.value, "cost": roi.cost,
                 "ai_cost": roi.ai_cost, "sme_cost": roi.sme_cost, "sme_answers": board.sme_answers,
-                "net": roi.net, "ratio": roi.ratio},
+                "net": roi.net, "ratio": roi.ratio, "currencies": list(roi.currencies)},
         "assumptions": {f: str(getattr(assumptions, f)) for f in services.ASSUMPTION_FIELDS},
         "users": {
             "ever": board.users_ever,
@@ -216,7 +216,10 @@ class AlertRuleViewSet(
         return Response(AlertRuleSerializer(rule).data)
 
     def perform_destroy(self, instance):
-        services.rule_delete(actor=self.actor, rule=instance)
+        try:
+            services.rule_delete(actor=self.actor, rule=instance)
+        except DjangoValidationError as exc:
+            raise _invalid(exc) from exc
 
 
 class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):

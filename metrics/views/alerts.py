@@ -108,8 +108,12 @@ class AlertRuleView(OrgView):
 
     def post(self, request, rule):
         if request.POST.get("delete"):
-            services.rule_delete(actor=request.actor, rule=rule)
-            messages.success(request, f"{rule.key} deleted, and the alerts it fired with it.")
+            try:
+                services.rule_delete(actor=request.actor, rule=rule)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+                return redirect("alert_rule", request.organization.slug, rule.number)
+            messages.success(request, f"{rule.key} deleted.")
             return redirect("alert_list", request.organization.slug)
         form = AlertRuleForm(request.POST, instance=rule, organization=request.organization)
         if form.is_valid():

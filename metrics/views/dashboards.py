@@ -84,7 +84,7 @@ class PortfolioDashboardView(OrgView):
             archived_at__isnull=True
         ).order_by("number")  # fmt: skip
         context["open_alerts"] = _open_alerts(request.organization)
-        context["exporter"] = exporter_settings(request, context["use_cases"].first())
+        context["exporter"] = exporter_settings(request, context["use_cases"].first(), board=board)
         return render_page(
             request,
             "metrics/portfolio.html",
@@ -122,10 +122,21 @@ class ReadingForm(forms.Form):
     note = forms.CharField(max_length=300, required=False)
 
 
-def exporter_settings(request, use_case) -> dict:
-    """What to paste into an OpenTelemetry exporter's environment, for this use case."""
+def exporter_settings(request, use_case, *, board=None) -> dict:
+    """What to paste into an OpenTelemetry exporter's environment, for this use case; and,
+    for an empty board, whether events came before (outside the range shown)."""
+    from django.utils import timezone
+
+    from metrics.models import MetricRollup
+
     base = settings.SITE_URL.rstrip("/")
+    sent_before = False
+    if board is not None and not board.has_telemetry:  # from the rollups, as every figure
+        rollups = MetricRollup.objects.for_org(request.organization)
+        sent_before = (rollups.filter(use_case=use_case) if use_case else rollups).exists()
     return {
+        "sent_before": sent_before,
+        "example_time": timezone.now().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "endpoint": f"{base}/otel/v1/traces",
         "events": f"{base}/api/v1/telemetry/events/",
         "env": "\n".join([
@@ -162,7 +173,7 @@ class UseCaseDashboardView(OrgView):
             ),
             "reading_form": reading_form or ReadingForm(),
             "open_alerts": _open_alerts(request.organization, use_case),
-            "exporter": exporter_settings(request, use_case),
+            "exporter": exporter_settings(request, use_case, board=board),
         })  # fmt: skip
         return render_page(
             request, "metrics/dashboard.html", context, partial="board",
@@ -314,14 +325,21 @@ def kpis(board) -> list[dict]:
              f"{_money(t['cost'], board.currency)} in all"),
     ]  # fmt: skip
     roi = board.roi
-    items.append(_kpi(
+    if roi.mixed:
+        items.append(_kpi(
+            "roi", "—", f"The use cases count in {', '.join(roi.currencies)}: one sum would "
+            "add different currencies. Each use case's dashboard shows its own.",
+            name="Net value (ROI)",
+        ))  # fmt: skip
+    else:
+        items.append(_kpi(
         "roi", _money(roi.net, board.currency),
         f"value {_money(roi.value, board.currency)} ({roi.hours_saved:,.0f} h saved) − cost "
         f"{_money(roi.cost, board.currency)} (AI {_money(roi.ai_cost, board.currency)}, "
         f"{board.sme_answers} SME answers {_money(roi.sme_cost, board.currency)})"
         + (f"; ROI {roi.ratio * 100:,.0f}%" if roi.ratio is not None else ""),
         name="Net value (ROI)",
-    ))  # fmt: skip
+        ))  # fmt: skip
     loop = board.loop
     items.append(_kpi("context_coverage", _percent(loop.coverage),
                       f"{loop.coverage_covered} of {loop.coverage_total} covered; "

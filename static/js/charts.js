@@ -55,8 +55,42 @@
   document.addEventListener("DOMContentLoaded", function () {
     draw(document);
   });
+  // A refresh replaces the board: what the reader had opened (a "How it is computed")
+  // stays open, focus stays on the same control, and the page does not move.
+  let kept = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const target = event.detail.target;
+    if (!target || target.id !== "board") {
+      return;
+    }
+    const focused = document.activeElement;
+    kept = {
+      scroll: window.scrollY,
+      open: Array.from(target.querySelectorAll("details[open]")).map(function (d) {
+        return d.closest("[id]") ? d.closest("[id]").id : "";
+      }),
+      focus: focused && target.contains(focused) && focused.closest("[id]")
+        ? focused.closest("[id]").id : "",
+    };
+  });
   // Content htmx swapped in (a refresh, a new date range): its figures, drawn anew.
   document.addEventListener("htmx:afterSettle", function (event) {
     draw(event.target);
+    if (kept && event.target.id === "board") {
+      kept.open.forEach(function (id) {
+        const holder = id && document.getElementById(id);
+        const details = holder && holder.querySelector("details");
+        if (details) {
+          details.open = true;
+        }
+      });
+      const holder = kept.focus && document.getElementById(kept.focus);
+      const summary = holder && holder.querySelector("summary");
+      if (summary) {
+        summary.focus({ preventScroll: true });
+      }
+      window.scrollTo(0, kept.scroll);
+      kept = null;
+    }
   });
 })();

@@ -95,6 +95,10 @@ def test_alerts_list_and_acknowledge(api_a, org_a, token_factory):
     again = api_a.post(f"{BASE}alerts/{alert.pk}/acknowledge/", {}, format="json")
     assert again.status_code == 400 and "already" in again.json()["message"]
     assert api_a.get(f"{BASE}alerts/", {"state": "open"}).json()["results"] == []
+    # A rule that fired keeps its history: it can be turned off, not deleted.
+    kept = api_a.delete(f"{BASE}alert-rules/{rule['number']}/")
+    assert kept.status_code == 400 and "turn it off" in kept.json()["message"]
+    assert Alert.objects.for_org(org_a).filter(pk=alert.pk).exists()
 
 
 def test_readings_assumptions_and_online_scoring(api_a, org_a, org_b):

@@ -77,6 +77,10 @@ def test_a_bad_range_is_explained_and_the_default_shown(client, org_a, po):
         response = client.get(url(org_a, uc, query))
         assert response.status_code == 400
         assert "Showing the last 30 days instead" in response.content.decode()
+        # The date forms swap the board alone: the reason must be inside it.
+        board = client.get(url(org_a, uc, query), HTTP_HX_REQUEST="true")
+        assert board.status_code == 400 and board.content.decode().lstrip().startswith("<section")
+        assert "Showing the last 30 days instead" in board.content.decode()
 
 
 def test_an_empty_dashboard_gives_the_exporter_settings_to_copy(client, org_a, po):
@@ -84,6 +88,8 @@ def test_an_empty_dashboard_gives_the_exporter_settings_to_copy(client, org_a, p
     client.force_login(po.user)
     page = client.get(url(org_a, uc)).content.decode()
     assert f"No telemetry from {uc.key} yet" in page
+    # The example event is dated now, so sending it as shown puts it on the default range.
+    assert f'"occurred_at": "{timezone.now():%Y-%m-%d}T' in page
     assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=" in page and "/otel/v1/traces" in page
     assert f"OTEL_RESOURCE_ATTRIBUTES=genai_po.use_case={uc.key}" in page
     assert 'data-copy-target="exporter-env"' in page

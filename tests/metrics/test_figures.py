@@ -52,6 +52,27 @@ def test_roi_counts_time_saved_other_value_ai_cost_and_sme_time():
     assert roi.ratio == pytest.approx((1450 - 186) / 186)
 
 
+def test_the_portfolio_values_each_use_case_with_its_own_assumptions():
+    org = ValueAssumptions(
+        loaded_hourly_cost=Decimal(60), minutes_saved_per_success=Decimal(3),
+        other_value_per_month=Decimal(500), sme_hourly_cost=Decimal(90),
+        sme_minutes_per_answer=Decimal(20),
+    )  # fmt: skip
+    own = ValueAssumptions(
+        use_case_id=7, loaded_hourly_cost=Decimal(30), minutes_saved_per_success=Decimal(6),
+        other_value_per_month=Decimal(100),
+    )  # fmt: skip
+    roi = figures.portfolio_roi([(TOTALS, org), (TOTALS, own)], org, months=2, sme_answers=6)
+    # First: 7.5 h × 60 = 450. Second: (300 + 50 × 6) min = 10 h × 30 = 300.
+    assert roi.hours_saved == 17.5 and roi.time_value == 750
+    assert roi.other_value == 500 * 2 + 100 * 2  # the organization's once, the own one
+    assert roi.ai_cost == 12.0 and roi.sme_cost == 180 and not roi.mixed
+    dollars = ValueAssumptions(use_case_id=8, currency="USD")
+    mixed = figures.portfolio_roi([(TOTALS, org), (TOTALS, dollars)], org, months=1,
+                                  sme_answers=0)  # fmt: skip
+    assert mixed.mixed and mixed.currencies == ("EUR", "USD")
+
+
 def test_every_metric_has_a_definition_with_a_formula():
     keys = {d.key for d in figures.DEFINITIONS}
     assert set(figures.RATES) <= keys
