@@ -8,7 +8,7 @@ class ContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the context area into the others, through their registries."""
-        from context import panels
+        from context import backlog, panels
         from context.selectors import agent_items
         from context.services import on_run_finished
         from context.triage import on_context_gap_triage
@@ -25,6 +25,7 @@ class ContextConfig(AppConfig):
             register_role_home,
         )
         from genai_po.roles import Role
+        from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.panels import USE_CASE_PANELS
 
         register_triage_handler(
@@ -45,6 +46,14 @@ class ContextConfig(AppConfig):
         register_demo_seeder("context.demo.seed_context")
         register_published_knowledge(agent_items)
         register_role_home(Role.SME, "inbox")
+        register_backlog_source(
+            BacklogSource(
+                kind=backlog.KIND,
+                label="Context gaps",
+                entries=backlog.context_gap_entries,
+                description="Open context gaps: knowledge the AI lacked, by severity and SLA.",
+            )
+        )
         # Published knowledge as an MCP tool, beside the web app (embedded mode).
         mcp_port = os.environ.get("GENAI_PO_MCP_PORT", "8001")
         register_embedded_process(

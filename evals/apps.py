@@ -9,7 +9,7 @@ class EvalsConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the evals area into the core and the use-case area (their registries)."""
-        from evals import agent_knowledge, gates, panels
+        from evals import agent_knowledge, backlog, gates, panels
         from evals.verification import EvalCaseVerifications
         from genai_po.registry import (
             HOME_PANELS,
@@ -18,6 +18,7 @@ class EvalsConfig(AppConfig):
             register_embedded_process,
             register_periodic_task,
         )
+        from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
         from usecases.models import Stage
         from usecases.panels import USE_CASE_PANELS
@@ -37,6 +38,15 @@ class EvalsConfig(AppConfig):
         )
         HOME_PANELS.register(Panel("evals", "evals/panels/home.html", panels.home_panel))
         register_demo_seeder("evals.demo.seed_evals")
+        register_backlog_source(
+            BacklogSource(
+                kind=backlog.KIND,
+                label="Eval failures",
+                entries=backlog.eval_failure_entries,
+                description="Failures of each plan's latest finished run that nobody has "
+                "triaged yet: one entry per run.",
+            )
+        )
         register_periodic_task(
             "eval-reap-leases", "evals.tasks.reap_leases", settings.EVAL_REAP_INTERVAL_SECONDS
         )

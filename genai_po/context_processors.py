@@ -29,7 +29,8 @@ def workspace(request):
 
 
 _AREAS = {"use-cases": "usecases", "evals": "evals", "context": "context",
-          "governance": "governance", "metrics": "metrics", "settings": "settings"}  # fmt: skip
+          "governance": "governance", "metrics": "metrics", "backlog": "backlog",
+          "settings": "settings"}  # fmt: skip
 
 
 def _area(request) -> str:

@@ -354,6 +354,7 @@ SPECTACULAR_SETTINGS = {
         "FollowUpStatusEnum": "governance.models.FollowUpStatus",
         "IncidentTypeEnum": "governance.models.IncidentType",
         "RequirementTypeEnum": "usecases.models.RequirementType",
+        "BacklogItemStatusEnum": "usecases.models.BacklogItemStatus",
     },
     "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearerAuth": []}],

@@ -19,6 +19,7 @@ org_patterns = [
     path("context/", include("context.urls")),
     path("governance/", include("governance.urls")),
     path("metrics/", include("metrics.urls")),
+    path("backlog/", include("usecases.backlog_urls")),
     path("settings/", views.OrgSettingsView.as_view(), name="org_settings"),
     path("settings/members/", views.MembersView.as_view(), name="members"),
     path(

@@ -14,7 +14,8 @@ class GovernanceConfig(AppConfig):
             register_role_home,
         )
         from genai_po.roles import Role
-        from governance import panels
+        from governance import backlog, panels
+        from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
         from usecases.models import Stage
         from usecases.panels import USE_CASE_PANELS
@@ -35,3 +36,20 @@ class GovernanceConfig(AppConfig):
             60 * 60,
         )
         register_demo_seeder("governance.demo.seed_governance")
+        register_backlog_source(
+            BacklogSource(
+                kind="governance",
+                label="Governance",
+                entries=backlog.governance_entries,
+                description="What draft and in-review releases wait for: manual checklist "
+                "items not met, sign-offs not given, waivers expiring within 14 days.",
+            )
+        )
+        register_backlog_source(
+            BacklogSource(
+                kind="incident_follow_up",
+                label="Incident follow-ups",
+                entries=backlog.incident_follow_up_entries,
+                description="Open follow-up actions of incidents, by severity and due date.",
+            )
+        )

@@ -49,6 +49,8 @@ class MetricsConfig(AppConfig):
             register_demo_seeder,
             register_periodic_task,
         )
+        from metrics import backlog
+        from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
         from usecases.models import Stage
 
@@ -58,4 +60,13 @@ class MetricsConfig(AppConfig):
         register_demo_seeder("metrics.demo.seed_metrics")
         register_gate_check(
             stage=Stage.MONITOR, key="metrics.dashboards_live", evaluate=_dashboards_live
+        )
+        register_backlog_source(
+            BacklogSource(
+                kind="alert",
+                label="Alert breaches",
+                entries=backlog.alert_entries,
+                description="Alerts still breached, and those of rules that keep them on the "
+                "backlog until acknowledged.",
+            )
         )

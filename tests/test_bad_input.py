@@ -27,6 +27,7 @@ from tests.factories.evals import EvalPlanFactory, TargetFactory, make_run
 from tests.factories.usecases import RequirementFactory, UseCaseFactory, VerificationFactory
 from tests.tenancy.routes import all_routes, build_path
 from tests.tenancy.test_isolation import tenant_models
+from usecases import backlog_services
 from usecases import services as uc_services
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,14 @@ def world(org_a, member_factory):
         _waiver,
     )
 
+    # BL-1 (the API's {number} and the backlog's `item`), and a saved view of the owner's.
+    backlog_services.backlog_item_create(
+        actor=actor, data={"title": "Export refunds", "use_case": use_case}
+    )
+    owner_actor = Actor.for_member(user=owner.user, organization=org_a, role=owner.role)
+    view = backlog_services.backlog_view_save(
+        actor=owner_actor, name="Features", filters={"kind": ["feature"]}
+    )
     waiver = _waiver(org_a)  # REL-1 of another use case, with a waiver pending
     follow_up = _follow_up(org_a)  # INC-1 of another use case, with a follow-up
     values = {
@@ -128,6 +137,7 @@ def world(org_a, member_factory):
         "event": _telemetry_event(org_a).pk,
         "alert": (alert := _alert(org_a)).pk,
         "rule": alert.rule.number,
+        "view": view.pk,
     }
     api_values = {
         "id": None,  # by path, below
@@ -322,7 +332,7 @@ def test_path_ids_beyond_64_bits_are_not_found_in_the_browser(client, world):
 # Query parameters the browser pages read (filters, search, pages, version diffs).
 PAGE_PARAMS = ["q", "page", "owner", "stage", "status", "sort", "archived", "a", "b", "version",
                "use_case", "plan", "action", "actor", "object_type", "since", "until", "edit",
-               "cancel", "filter"]  # fmt: skip
+               "cancel", "filter", "kind", "order", "view"]  # fmt: skip
 
 
 def test_every_page_reads_hostile_query_parameters_without_a_500(client, world, capsys):

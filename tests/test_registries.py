@@ -59,6 +59,12 @@ def test_verification_providers_are_the_apps_that_verify():
 def test_panels_seeders_and_processes_are_registered_by_their_areas():
     assert registry.HOME_PANELS.keys() == ["usecases", "evals", "context", "governance", "metrics"]
     assert USE_CASE_PANELS.keys() == ["evals.plans", "context.loop", "governance.releases"]
+    # Each area feeds the unified backlog with its own work, in the order of INSTALLED_APPS.
+    from usecases import backlog
+
+    assert [s.kind for s in backlog.sources()] == [
+        "feature", "eval_failure", "context_gap", "governance", "incident_follow_up", "alert",
+    ]  # fmt: skip
     # Context's knowledge base comes before evals' baseline run (`before=`), its loop after.
     assert [f"{s.__module__}.{s.__name__}" for s in seeders()] == [
         "genai_po.demo.seed_organizations", "usecases.demo.seed_use_cases",

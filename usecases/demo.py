@@ -1,6 +1,10 @@
 """Acme Support's use cases for `seed_demo`: three briefs at different stages, one
 with a full PRD and requirements. Idempotent: existing titles are left alone."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from genai_po.actors import Actor
 from usecases import services
 from usecases.models import UseCase
@@ -92,6 +96,40 @@ def seed_use_cases(ctx) -> None:
             services.use_case_move_stage(actor=actor, use_case=use_case, to_stage=stage,
                                          override_reason=reason)  # fmt: skip
         ctx.log.append(f"created {use_case.key} {use_case.title}")
+    seed_backlog_items(ctx)
+
+
+BACKLOG_ITEMS = [
+    # (use case title, title, description, value, effort, due in days, owner)
+    (REFUND, "Show the policy section next to each drafted answer",
+     "Agents asked to see the cited section without opening the policy.", 4, 2, 10,
+     "product_owner"),
+    (REFUND, "Refund answers in French for the Québec team",
+     "30 agents answer in French; the PRD has no language requirement yet.", 3, 4, None,
+     "product_owner"),
+    (None, "One glossary of support terms for every use case",
+     "Shared context that the refund and escalation use cases both need.", 2, 3, None, None),
+]  # fmt: skip
+
+
+def seed_backlog_items(ctx) -> None:
+    """A few feature items of the product owner's own, beside what the other areas raise."""
+    from usecases import backlog_services
+    from usecases.models import BacklogItem
+
+    org = ctx.organization
+    actor = Actor.system(organization=org, label="seed_demo")
+    existing = set(BacklogItem.objects.for_org(org).values_list("title", flat=True))
+    use_cases = {uc.title: uc for uc in UseCase.objects.for_org(org)}
+    for uc_title, title, description, value, effort, due, owner in BACKLOG_ITEMS:
+        if title in existing:
+            continue
+        item = backlog_services.backlog_item_create(actor=actor, data={
+            "title": title, "description": description, "value": value, "effort": effort,
+            "use_case": use_cases.get(uc_title), "owner": ctx.users.get(owner) if owner else None,
+            "due_on": timezone.localdate() + timedelta(days=due) if due else None,
+        })  # fmt: skip
+        ctx.log.append(f"created {item.key} {item.title}")
 
 
 def _seed_prd(actor, use_case, ctx) -> None:

@@ -388,3 +388,131 @@ class RequirementVerification(OrgScopedModel):
 
     def __str__(self) -> str:
         return f"Human review: {self.name}"
+
+
+# --- The unified backlog
+
+
+class BacklogItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    DROPPED = "dropped", "Dropped"
+
+
+class BacklogItem(OrgScopedModel):
+    """A feature item of the backlog: work the product owner plans, beside the work the other
+    areas raise (eval failures, gaps, governance, incidents, alerts), which stays theirs."""
+
+    number = models.PositiveIntegerField(help_text="Per organization; the key is BL-<number>.")
+    use_case = models.ForeignKey(
+        UseCase,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="backlog_items",
+        help_text="Empty for work of the whole organization.",
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(max_length=20_000, blank=True)
+    value = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (nice to have) to 5 (the use case fails without it).",
+    )
+    effort = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (hours) to 5 (weeks).",
+    )
+    due_on = models.DateField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        max_length=10, choices=BacklogItemStatus.choices, default=BacklogItemStatus.OPEN
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="backlog_item_number"),
+            models.CheckConstraint(
+                condition=models.Q(value__gte=1, value__lte=5), name="backlog_item_value_1_5"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(effort__gte=1, effort__lte=5), name="backlog_item_effort_1_5"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status"], name="backlog_item_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.title}"
+
+    @property
+    def key(self) -> str:
+        return f"BL-{self.number}"
+
+
+class BacklogRank(OrgScopedModel):
+    """One member's own place for one backlog entry (lower comes first).
+
+    An entry is any object a backlog source lists (a gap, a run, a checklist item…), named by
+    its content type and id: the rank survives the entry's changes and goes with its object.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.CASCADE, related_name="+"
+    )
+    object_id = models.PositiveBigIntegerField()
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "content_type", "object_id"],
+                name="backlog_rank_one_per_entry",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "user", "position"], name="backlog_rank_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.content_type_id}:{self.object_id} at {self.position}"
+
+
+class BacklogView(OrgScopedModel):
+    """A member's saved backlog filters, under a name of their own."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=80)
+    filters = models.JSONField(default=dict, help_text="kind, owner, use_case, order.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user", "name"], name="backlog_view_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from usecases.views import briefs, portfolio, prd
+from usecases.views import backlog, briefs, portfolio, prd
 
 uc = "<int:use_case>/"
 req = uc + "requirements/<int:requirement>/"
@@ -32,4 +32,7 @@ urlpatterns = [
     path(uc + "verifications/<int:verification>/delete/", prd.VerificationDeleteView.as_view(),
          name="verification_delete"),
     path(uc + "traceability/", prd.TraceabilityView.as_view(), name="traceability"),
+    path(uc + "backlog/", backlog.UseCaseBacklogView.as_view(), name="usecase_backlog"),
+    path(uc + "backlog.csv", backlog.UseCaseBacklogCsvView.as_view(),
+         name="usecase_backlog_csv"),
 ]  # fmt: skip

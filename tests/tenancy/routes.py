@@ -118,6 +118,35 @@ def _alert(org):
     )  # fmt: skip
 
 
+def _backlog_item(org):
+    from usecases.backlog_services import backlog_item_create
+
+    actor = Actor.system(organization=org, label="isolation-harness")
+    return backlog_item_create(actor=actor, data={"title": f"Harness work of {org.slug}"})
+
+
+def _knowledge_and_backlog_item(org):
+    """`item` names a knowledge item (KB-n) on the context routes and a feature item (BL-n)
+    on the backlog's: one of each, with the same number, so both routes meet a real object
+    of the other organization."""
+    from usecases.models import BacklogItem
+
+    knowledge = make_knowledge(org)
+    if not BacklogItem.objects.for_org(org).filter(number=knowledge.number).exists():
+        BacklogItem.objects.create(
+            organization=org, number=knowledge.number, title=f"Harness work of {org.slug}"
+        )
+    return knowledge
+
+
+def _backlog_view(org):
+    from usecases.backlog_services import backlog_view_save
+
+    member = MembershipFactory(organization=org)
+    actor = Actor.for_member(user=member.user, organization=org, role=member.role)
+    return backlog_view_save(actor=actor, name="Harness", filters={"kind": ["feature"]})
+
+
 def _use_case_with_policy(org):
     from tests.factories.governance import make_policy
 
@@ -159,7 +188,8 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     "source": ObjectMaker(lambda org: make_source(org)),
     "gap": ObjectMaker(lambda org: make_gap(org), lambda gap: gap.number),
     "answer": ObjectMaker(lambda org: make_answer(org)),
-    "item": ObjectMaker(lambda org: make_knowledge(org), lambda item: item.number),
+    # `item`: knowledge by number (KB-<n>), and the backlog's feature items (BL-<n>).
+    "item": ObjectMaker(_knowledge_and_backlog_item, lambda item: item.number),
     # Governance: releases by number (their checklist items by key), waivers and evidence
     # files by id, HITL policies by the use case's number.
     "release": ObjectMaker(_release, lambda release: release.number),
@@ -175,6 +205,8 @@ BROWSER_OBJECTS: dict[str, ObjectMaker] = {
     # Alert rules by number (AR-<n>), the alerts they fired by id.
     "rule": ObjectMaker(_alert_rule, lambda rule: rule.number),
     "alert": ObjectMaker(_alert),
+    # The backlog: a member's saved views by id.
+    "view": ObjectMaker(_backlog_view),
 }
 
 # API routes: OpenAPI path -> how to make the object its parameter names, and how
@@ -314,6 +346,11 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
         path: (ObjectMaker(_alert), lambda alert: ("id", alert.pk))
         for path in ["/api/v1/metrics/alerts/{id}/", "/api/v1/metrics/alerts/{id}/acknowledge/"]
     },
+    # The backlog's feature items by number (BL-<n>).
+    "/api/v1/backlog-items/{number}/": (
+        ObjectMaker(_backlog_item, lambda item: item.number),
+        lambda item: ("id", item.pk),
+    ),
     # A failed case of a run, which could be triaged.
     "/api/v1/eval-runs/{id}/results/{number}/triage/": (
         ObjectMaker(
@@ -326,6 +363,38 @@ API_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
         lambda run: ("id", run.pk),
     ),
 }
+
+
+# API lists without an id route of their own: how to make an object of theirs, and how to
+# recognize it in the list (field, value).
+def _reading(org):
+    from django.utils import timezone
+
+    from metrics.services import reading_record
+
+    actor = Actor.system(organization=org, label="isolation-harness")
+    use_case = UseCaseFactory(organization=org, metric_name="Handling time")
+    return reading_record(
+        actor=actor, use_case=use_case, data={"measured_on": timezone.localdate(), "value": "7"}
+    )
+
+
+API_LIST_OBJECTS: dict[str, tuple[ObjectMaker, Any]] = {
+    # The unified backlog: a feature item is one of its entries, named by its ref.
+    "/api/v1/backlog/": (
+        ObjectMaker(_backlog_item),
+        lambda item: ("ref", _ref(item)),
+    ),
+    # Business-metric readings of a use case.
+    "/api/v1/metrics/readings/": (ObjectMaker(_reading), lambda reading: ("id", reading.pk)),
+}
+
+
+def _ref(obj) -> str:
+    from django.contrib.contenttypes.models import ContentType
+
+    return f"{ContentType.objects.get_for_model(type(obj)).pk}.{obj.pk}"
+
 
 # Routes outside /o/<org_slug>/ that read or write no tenant data by themselves.
 GLOBAL_ROUTES = {

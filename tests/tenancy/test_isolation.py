@@ -17,6 +17,7 @@ from genai_po.models import Organization
 from genai_po.roles import Role
 from genai_po.tenancy import OrgScopedModel
 from tests.tenancy.routes import (
+    API_LIST_OBJECTS,
     API_NON_RESOURCES,
     API_OBJECTS,
     BROWSER_OBJECTS,
@@ -85,7 +86,8 @@ def _schema_paths() -> dict:
 
 
 def test_every_api_route_is_in_the_schema_and_every_parameter_has_a_maker():
-    schema_paths = set(_schema_paths())
+    operations = _schema_paths()
+    schema_paths = set(operations)
     resource_routes = [r for r in api_routes() if r.name not in API_NON_RESOURCES]
     as_schema = set()
     for r in resource_routes:
@@ -101,6 +103,15 @@ def test_every_api_route_is_in_the_schema_and_every_parameter_has_a_maker():
     with_params = {p for p in schema_paths if "{" in p}
     assert with_params - set(API_OBJECTS) == set(), (
         "Add the object maker of these API paths to API_OBJECTS in tests/tenancy/routes.py"
+    )
+    # A list with no id route beside it must say how to recognize one of its rows.
+    lists_without_ids = {
+        p for p, ops in operations.items()
+        if "{" not in p and "get" in ops and "Paginated" in str(ops["get"]["responses"])
+        and not any(q.startswith(p) and "{" in q for q in schema_paths)
+    }  # fmt: skip
+    assert lists_without_ids - set(API_LIST_OBJECTS) == set(), (
+        "Add the object maker of these API lists to API_LIST_OBJECTS in tests/tenancy/routes.py"
     )
 
 
@@ -210,8 +221,8 @@ def test_api_lists_show_only_the_tokens_organization(org_a, org_b, token_factory
     api = _api(raw)
     api.get("/api/v1/me/")
     paths = _schema_paths()
-    for path, (maker, identity) in API_OBJECTS.items():
-        list_path = path[: path.index("{")]
+    lists = [(path[: path.index("{")], objects) for path, objects in API_OBJECTS.items()]
+    for list_path, (maker, identity) in [*lists, *API_LIST_OBJECTS.items()]:
         if "get" not in paths.get(list_path, {}):
             continue
         obj_b, _ = maker(org_b)
