@@ -6,6 +6,7 @@ over 10,000 items, the SME inbox with 500 questions, in both modes.
 Governance: bench/governance.py, the release gate over 5,000 results and 200 gaps.
 Metrics: bench/metrics.py, telemetry events per second through HTTP against raw COPY;
 bench/metrics_dashboard.py, the dashboard with 10 million events against 10 thousand.
+Backlog: bench/backlog.py, the backlog and home pages with 500 entries.
 Embedded burst: bench/embedded_burst.py, 30 run starts at once.
 
 Startup: time from a clean clone to the first page served by `make run`, first run
@@ -96,5 +97,7 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, str(REPO / "bench" / "metrics.py")], check=False)
     # The dashboard of a use case with 10 million events against one with 10 thousand.
     subprocess.run([sys.executable, str(REPO / "bench" / "metrics_dashboard.py")], check=False)
+    # The backlog and home pages with 500 backlog entries across five use cases.
+    subprocess.run([sys.executable, str(REPO / "bench" / "backlog.py")], check=False)
     # 30 run starts at once against the embedded mode's web server and SQLite.
     subprocess.run([sys.executable, str(REPO / "bench" / "embedded_burst.py")], check=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from evals.models import (
@@ -145,13 +145,22 @@ def trend_points(plan: EvalPlan) -> list[dict]:
     return list(reversed(list(rows)))
 
 
-def results_page(run: EvalRun, *, status: str = ""):
+def results_page(run: EvalRun, *, status: str = "", regressions=()):
+    """The run's results as its page lists them: the regressions (cases of `regressions`
+    that fail now) first, then the other results that did not pass, then the passes."""
+    not_passed = ~Q(status=ResultStatus.PASS)
+    first = Case(
+        When(not_passed & Q(case_number__in=list(regressions)), then=Value(0)),
+        When(not_passed, then=Value(1)),
+        default=Value(2),
+    )
     results = (
         EvalResult.objects.for_org(run.organization_id)
         .filter(run=run)
         .select_related("case")
         .defer("case__context", "case__expected_behavior")
-        .order_by("case__position", "case_number", "repetition")
+        .annotate(failure_rank=first)
+        .order_by("failure_rank", "case__position", "case_number", "repetition")
     )
     if status == "failing":
         results = results.exclude(status=ResultStatus.PASS)

@@ -63,12 +63,12 @@ class RunDetailView(OrgView):
     def get(self, request, run):
         status = request.GET.get("status", "")
         status = status if status in dict(RESULT_FILTERS) else ""
-        page = Paginator(selectors.results_page(run, status=status), 50).get_page(
-            request.GET.get("page")
-        )
+        comparison = compare.compare(run) if not run.is_active else None
+        regressions = comparison.groups.get(compare.NEWLY_FAILING, []) if comparison else []
+        results = selectors.results_page(run, status=status, regressions=regressions)
+        page = Paginator(results, 50).get_page(request.GET.get("page"))
         triages = selectors.triages_for(run, {r.case_id for r in page})
         rows = [(r, triages.get(r.case_id)) for r in page]
-        comparison = compare.compare(run) if not run.is_active else None
         return render_page(request, "evals/run_detail.html", {
             **_progress_context(run),
             "plan": run.plan,

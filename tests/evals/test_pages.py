@@ -12,7 +12,7 @@ from evals.models import EvalCase, EvalPlan, EvalRun, ResultStatus, RunStatus, T
 from evals.triage import register_triage_handler, unregister_triage_handler
 from genai_po.models import AuditEvent
 from genai_po.roles import Role
-from tests.factories.evals import make_run
+from tests.factories.evals import make_case, make_run
 from tests.factories.usecases import RequirementFactory
 from usecases.selectors import requirements_of
 
@@ -338,3 +338,29 @@ def test_the_plan_page_gives_the_ready_to_copy_ci_command(po_client, org_a, plan
     )
     assert f'<code id="ci-command">{command}</code>' in page
     assert 'data-copy-target="ci-command"' in page
+
+
+def test_the_run_page_lists_regressions_then_failures_then_passes(
+    po_client, org_a, plan_a, actor_a
+):
+    from evals.models import EvalResult
+
+    baseline = make_run(org_a, plan_a, results=("pass",))
+    regressed = baseline.results.get().case
+    services.run_mark_baseline(actor=actor_a, run=baseline)
+    still_failing = make_case(org_a, plan_a, name="Still failing")
+    passing = make_case(org_a, plan_a, name="Passing")
+    EvalResult.objects.create(organization=org_a, run=baseline, case=still_failing,
+                              case_number=still_failing.number, status="fail")  # fmt: skip
+    run = make_run(org_a, plan_a, results=("pass",))
+    first = run.results.get()
+    first.case, first.case_number = passing, passing.number  # a pass, listed first by position
+    first.save()
+    for case, status in ((still_failing, "fail"), (regressed, "fail")):
+        EvalResult.objects.create(organization=org_a, run=run, case=case,
+                                  case_number=case.number, status=status)  # fmt: skip
+    page = po_client.get(url("run_detail", org_a, run.pk)).content.decode()
+    results = page[page.index('id="results"') :]
+    order = [results.index(f"CASE-{c.number}<") for c in (regressed, still_failing, passing)]
+    assert order == sorted(order), order
+    assert results.count(">regression</span>") == 1
