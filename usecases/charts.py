@@ -138,12 +138,19 @@ _HOVER = (
 )
 
 
-def _trace(tier: RiskTier, points: list[ChartPoint]) -> dict:
-    """The bubbles of one risk tier; its legend entry is a separate key trace."""
+LABELLED_UP_TO = 40  # more bubbles than this, and keys on each would hide the chart
+
+
+def _trace(tier: RiskTier, points: list[ChartPoint], *, labelled: bool = False) -> dict:
+    """The bubbles of one risk tier, each with its key when the chart has room; its legend
+    entry is a separate key trace."""
     color = RISK_COLORS[tier]
+    labels = {"text": [p.key for p in points], "textposition": "top center",
+              "textfont": {"size": 11}} if labelled else {}  # fmt: skip
     return {
         "type": "scatter",
-        "mode": "markers",
+        "mode": "markers+text" if labelled else "markers",
+        **labels,
         "name": f"{tier.label} risk",
         "legendgroup": tier.value,
         "showlegend": False,
@@ -191,7 +198,7 @@ def portfolio_figure(points: list[ChartPoint]) -> dict | None:
     for tier in RiskTier:
         of_tier = [p for p in points if p.risk_tier == tier.value]
         if of_tier:
-            traces.append(_trace(tier, of_tier))
+            traces.append(_trace(tier, of_tier, labelled=len(points) <= LABELLED_UP_TO))
             traces.append(_legend_key(f"{tier.label} risk", tier.value, RISK_COLORS[tier]))
     if any(not p.sized_by_users for p in points):
         traces.append(_legend_key("Hollow: no user count", "no-users", "#888888", "circle-open"))

@@ -677,6 +677,8 @@ def test_the_figure_has_a_trace_per_risk_tier_in_order_of_severity():
         ["UC-3", "Use case 3", "2.833", 2, "10 users"],
     ]
     assert high["marker"]["symbol"] == ["circle", "circle"]
+    # Each bubble carries its key, drawn beside it (few enough bubbles to have room).
+    assert (high["mode"], high["text"]) == ("markers+text", ["UC-1", "UC-3"])
     assert minimal["marker"]["symbol"] == ["circle-open"]
     assert minimal["customdata"][0][4] == "no user count; volume score 2/5"
     assert "%{customdata[0]}" in high["hovertemplate"]
@@ -692,6 +694,12 @@ def test_no_hollow_legend_key_when_every_use_case_has_a_user_count():
     points = charts.portfolio_points([_chart_row(1, (3, 3, 3, 3, 3, 3), users=5)], RANKS.get)
 
     assert _legend(charts.portfolio_figure(points)) == ["Limited risk"]
+
+
+def test_a_crowded_chart_leaves_the_keys_to_the_hover():
+    rows = [_chart_row(n, (3, 3, 3, 3, 3, 3), users=5) for n in range(1, 42)]
+    (bubbles,) = _bubbles(charts.portfolio_figure(charts.portfolio_points(rows, RANKS.get)))
+    assert bubbles["mode"] == "markers" and "text" not in bubbles
 
 
 def test_no_figure_without_ranked_use_cases():
