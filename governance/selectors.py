@@ -100,12 +100,20 @@ def _object_keys(events) -> dict[tuple[str, str], str]:
 def audit_event_rows(events) -> list[dict]:
     """Events shaped for the audit page: readable role, object (by its key where it has
     one) and changes."""
+    from genai_po.models import User
+
     roles = dict(Role.choices)
     events = list(events)
     keys = _object_keys(events)
+    # People by their names (one query); a token or the system keeps its label.
+    names = {
+        user.pk: user.display_name
+        for user in User.objects.filter(pk__in={e.actor_user_id for e in events if e.actor_user_id})
+    }
     return [
         {
             "event": e,
+            "actor": names.get(e.actor_user_id) or e.actor_label,
             "role": roles.get(e.actor_role, e.actor_role.replace("_", " ").capitalize()),
             "object": keys.get((e.object_type, e.object_id))
             or _object_label(e.object_type, e.object_id),

@@ -191,7 +191,7 @@ def test_the_list_paginates_at_50_and_keeps_the_filters(client_a, org_a):
 
 # user, organization, membership, event count, 2 filter choices, the org switcher's
 # memberships, the page of events, and the session save (savepoint, update, release)
-QUERIES_FOR_AUDIT_PAGE = 11 + 1  # + the chain head shown above the table
+QUERIES_FOR_AUDIT_PAGE = 11 + 1 + 1  # + the chain head shown above the table, + the names
 
 
 @pytest.mark.parametrize("count", [5, 60])
@@ -384,3 +384,19 @@ def test_audit_page_shows_readable_roles_objects_and_changes(client, org_a, memb
     assert f"Membership #{target.pk}" in html
     assert "<td>Owner</td>" in html
     assert f"role: engineer · user: {target.user.email}" in html
+
+
+def test_people_are_shown_by_their_names_and_objects_by_their_keys(client, org_a, member_factory):
+    from genai_po.actors import Actor
+    from usecases import services as usecase_services
+
+    owner = member_factory(org_a, Role.OWNER, email="ada@example.com", full_name="Ada Lovelace")
+    actor = Actor.for_member(user=owner.user, organization=org_a, role=Role.OWNER)
+    use_case = usecase_services.use_case_create(actor=actor, data={"title": "Refunds"})
+    client.force_login(owner.user)
+
+    page = client.get("/o/org-a/governance/audit/").content.decode()
+
+    row = page[page.index("<code>use_case.create</code>") - 400 :]
+    assert '<td title="ada@example.com">Ada Lovelace</td>' in row
+    assert f"<td>{use_case.key}</td>" in row
