@@ -303,6 +303,33 @@ def prd_template_of(organization) -> dict[str, str]:
     return dict(row.sections) if row else {}
 
 
+def _plain(number) -> str:
+    """11.50 as 11.5, 7.00 as 7."""
+    return f"{Decimal(number).normalize():f}"
+
+
+def prd_start_of(use_case: UseCase) -> dict[str, str]:
+    """What a new PRD's sections start from: what the brief already says (the problem, the
+    workflow, the goal from its value hypothesis and metric), else the organization's
+    template."""
+    sections = prd_template_of(use_case.organization_id)
+    goal = use_case.value_hypothesis.strip()
+    if use_case.metric_name:
+        target = (
+            f" ({_plain(use_case.metric_baseline)} today, target {_plain(use_case.metric_target)}"
+            f"{' ' + use_case.metric_unit if use_case.metric_unit else ''})"
+            if use_case.metric_baseline is not None and use_case.metric_target is not None
+            else ""
+        )
+        goal = f"{goal}\n\nMeasured by {use_case.metric_name}{target}.".strip()
+    from_brief = {
+        "user_problem": use_case.problem.strip(),
+        "workflow": use_case.workflow.strip(),
+        "user_goal": goal,
+    }
+    return {**sections, **{key: text for key, text in from_brief.items() if text}}
+
+
 def prd_template_update(*, actor: Actor, sections: dict) -> PrdTemplate:
     actor.require(Action.EDIT_PRODUCT)
     clean = _clean_sections(sections)
@@ -353,7 +380,7 @@ def _prd_for(use_case: UseCase) -> Prd:
         prd = Prd.objects.create(
             organization_id=use_case.organization_id,
             use_case=use_case,
-            sections=prd_template_of(use_case.organization_id),
+            sections=prd_start_of(use_case),
         )
     return prd
 

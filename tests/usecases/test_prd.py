@@ -89,6 +89,25 @@ def test_an_empty_change_summary_is_refused_and_nothing_changes(po_client, po_a,
     )
 
 
+def test_a_new_prd_starts_from_what_the_brief_says(po_client, po_a, org_a):
+    brief = UseCaseFactory(
+        organization=org_a, number=8, problem="Agents search three wikis for refund rules.",
+        workflow="", value_hypothesis="Cited answers cut handling time.",
+        metric_name="Handling time", metric_unit="min", metric_baseline=11.5, metric_target=7,
+    )  # fmt: skip
+    services.prd_template_update(actor=_actor(po_a),
+                                 sections={"workflow": "Describe the steps.",
+                                           "user_problem": "Template problem"})  # fmt: skip
+
+    page = _text(po_client.get(_url(brief)))
+
+    assert ">\nAgents search three wikis for refund rules.</textarea>" in page
+    assert ">\nDescribe the steps.</textarea>" in page  # the brief has no workflow
+    assert "Template problem" not in page
+    assert ("Cited answers cut handling time.\n\nMeasured by Handling time (11.5 today, "
+            "target 7 min).</textarea>") in page  # fmt: skip
+
+
 def test_a_new_prd_starts_from_the_organization_template(po_client, po_a, uc):
     services.prd_template_update(
         actor=_actor(po_a),
@@ -100,7 +119,7 @@ def test_a_new_prd_starts_from_the_organization_template(po_client, po_a, uc):
 
     page = _text(po_client.get(_url(uc)))
 
-    assert "No PRD yet: the sections start from the" in page
+    assert "No PRD yet: the problem, the workflow and the goal start from" in page
     assert (
         '<textarea name="handoff_rules" cols="40" rows="4" maxlength="20000" '
         'aria-describedby="id_handoff_rules_helptext" id="id_handoff_rules">\n'

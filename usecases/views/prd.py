@@ -123,7 +123,7 @@ def _prd_context(
         owner_choices = member_choices(org)
     editing = prd_form is not None or (can_edit and (prd is None or request.GET.get("edit")))
     if editing and prd_form is None:
-        sections = prd.sections if prd else services.prd_template_of(org)
+        sections = prd.sections if prd else services.prd_start_of(use_case)
         prd_form = PrdForm(initial={**sections, "base_version": prd.version if prd else 0})
     rows = _rows(requirements, owner_choices, can_edit=can_edit, edit=edit, verify=verify)
     if can_edit and add_form is None:
@@ -160,7 +160,7 @@ def _section_conflict(request, prd, base_version: int | None) -> str:
             return "The version you started from no longer exists; reload the PRD."
         base_sections = base.content.get("sections", {})
     else:
-        base_sections = services.prd_template_of(request.organization)
+        base_sections = services.prd_start_of(prd.use_case)
     keys = [key for key, _ in PRD_SECTIONS]
     if all(base_sections.get(k, "") == prd.sections.get(k, "") for k in keys):
         return ""  # only requirements changed meanwhile: the sections are still ours
