@@ -211,7 +211,8 @@ def test_product_owner_briefs_scores_and_writes_a_ready_prd(page: Page, live_ser
     expect(page.get_by_role("heading", level=1)).to_have_text("UC-1 · AI PRD")
     expect(prd_meta(page)).to_have_text("Not saved yet: no version.")
     expect(page.locator(".notice")).to_have_text(
-        "No PRD yet: the sections start from the organization's template. Saving creates version 1."
+        "No PRD yet: the problem, the workflow and the goal start from what the brief says, the "
+        "other sections from the organization's template. Saving creates version 1."
     )
     page.get_by_label("User problem").fill("Agents spend minutes finding the refund policy.")
     page.get_by_label("User goal").fill("Answer a refund question correctly, first time.")
