@@ -146,7 +146,7 @@ def test_owner_switches_orgs_invites_and_finds_it_in_the_audit_trail(
     invitation_event_cells = [
         str(created.seq),
         DATE_TIME,
-        OWNER_EMAIL,
+        "Ada Owner",  # by name; the email is its title
         "Owner",
         "invitation.create",
         f"Invitation #{invitation.pk}",
