@@ -1,7 +1,7 @@
 """Alerts: a breach fires once (email and in the app), stays one alert while it lasts,
 resolves when the metric is back, and a new breach is a new alert."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -9,32 +9,14 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 
 from genai_po.actors import Actor
-from metrics import alerts, ingest, rollups, services
+from metrics import alerts, rollups, services
 from metrics.models import Alert
 from tests.factories.usecases import UseCaseFactory
+from tests.metrics.helpers import NOW
+from tests.metrics.helpers import alert_rule as _rule
+from tests.metrics.helpers import send_outcomes as _send
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
-
-
-def _send(org, uc, prefix, *, errors, ok, at=NOW, escalated=0):
-    rows = (
-        [("error", "failure")] * errors + [("interaction", "success")] * ok
-        + [("interaction", "escalated")] * escalated
-    )  # fmt: skip
-    ingest.ingest(org.pk, [
-        {"event_id": f"{prefix}-{n}", "use_case": uc.key, "type": kind, "outcome": outcome,
-         "occurred_at": (at - timedelta(minutes=10)).isoformat()}
-        for n, (kind, outcome) in enumerate(rows)
-    ])  # fmt: skip
-
-
-def _rule(org, uc, **data):
-    return services.rule_save(
-        actor=Actor.system(organization=org, label="test"),
-        data={"use_case": uc, "metric": "error_rate", "condition": "above", "threshold": 5,
-              "window_hours": 24, "min_interactions": 10} | data,
-    )  # fmt: skip
 
 
 def test_a_breach_fires_once_emails_the_owner_and_resolves(org_a, member_factory):

@@ -2,40 +2,22 @@
 acknowledges it, gone once the metric is back (or, for a "backlog" rule, once it is
 acknowledged), in one query."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
 
 from genai_po.actors import Actor
-from metrics import alerts, backlog, ingest, rollups, services
+from metrics import alerts, backlog, rollups, services
 from metrics.models import Alert
 from tests.factories.usecases import UseCaseFactory
+from tests.metrics.helpers import NOW
+from tests.metrics.helpers import alert_rule as _rule
+from tests.metrics.helpers import send_outcomes as _send
 from usecases.backlog import backlog_of
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 ALERTS = "/o/org-a/metrics/alerts/"
-
-
-def _send(org, uc, prefix, *, errors, ok, at=NOW, escalated=0):
-    rows = (
-        [("error", "failure")] * errors + [("interaction", "success")] * ok
-        + [("interaction", "escalated")] * escalated
-    )  # fmt: skip
-    ingest.ingest(org.pk, [
-        {"event_id": f"{prefix}-{n}", "use_case": uc.key, "type": kind, "outcome": outcome,
-         "occurred_at": (at - timedelta(minutes=10)).isoformat()}
-        for n, (kind, outcome) in enumerate(rows)
-    ])  # fmt: skip
-
-
-def _rule(org, uc, **data):
-    return services.rule_save(
-        actor=Actor.system(organization=org, label="test"),
-        data={"use_case": uc, "metric": "error_rate", "condition": "above", "threshold": 5,
-              "window_hours": 24, "min_interactions": 10} | data,
-    )  # fmt: skip
 
 
 def _breach(org, *use_cases, at=NOW):
