@@ -8,7 +8,7 @@ class ContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the context area into the others, through their registries."""
-        from context import backlog, panels
+        from context import attention, backlog, panels
         from context.selectors import agent_items
         from context.services import on_run_finished
         from context.triage import on_context_gap_triage
@@ -18,13 +18,15 @@ class ContextConfig(AppConfig):
         from evals.triage import register_triage_handler
         from genai_po.registry import (
             HOME_PANELS,
+            AttentionSource,
             Panel,
+            register_attention_source,
             register_demo_seeder,
             register_embedded_process,
             register_periodic_task,
             register_role_home,
         )
-        from genai_po.roles import Role
+        from genai_po.roles import PERMISSIONS, Action, Role
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.panels import USE_CASE_PANELS
 
@@ -46,6 +48,29 @@ class ContextConfig(AppConfig):
         register_demo_seeder("context.demo.seed_context")
         register_published_knowledge(agent_items)
         register_role_home(Role.SME, "inbox")
+        product = PERMISSIONS[Action.EDIT_PRODUCT]
+        register_attention_source(
+            AttentionSource(
+                "context.overdue",
+                "Overdue SME questions",
+                product,
+                attention.overdue_questions,
+                attention.gaps_url,
+                position=30,
+                hint="Past their answer time: nudge the SME or route to the backup.",
+            )
+        )
+        register_attention_source(
+            AttentionSource(
+                "context.stale",
+                "Stale sources",
+                product,
+                attention.stale_sources,
+                attention.sources_url,
+                position=50,
+                hint="Past their review date: verify them or retire them.",
+            )
+        )
         register_backlog_source(
             BacklogSource(
                 kind=backlog.KIND,

@@ -9,15 +9,18 @@ class EvalsConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the evals area into the core and the use-case area (their registries)."""
-        from evals import agent_knowledge, backlog, gates, panels
+        from evals import agent_knowledge, attention, backlog, gates, panels
         from evals.verification import EvalCaseVerifications
         from genai_po.registry import (
             HOME_PANELS,
+            AttentionSource,
             Panel,
+            register_attention_source,
             register_demo_seeder,
             register_embedded_process,
             register_periodic_task,
         )
+        from genai_po.roles import PERMISSIONS, Action, Role
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
         from usecases.models import Stage
@@ -37,6 +40,27 @@ class EvalsConfig(AppConfig):
             Panel("evals.plans", "evals/panels/use_case.html", panels.use_case_panel)
         )
         HOME_PANELS.register(Panel("evals", "evals/panels/home.html", panels.home_panel))
+        register_attention_source(
+            AttentionSource(
+                "evals.regressions",
+                "Regressions in the latest runs",
+                PERMISSIONS[Action.EDIT_PRODUCT] | {Role.ENGINEER},
+                attention.regressions,
+                attention.evals_url,
+                hint="Open the run: its newly failing cases come first; triage each one.",
+                position=20,
+            )
+        )
+        for key, label, items, hint in (
+            ("evals.failing", "Failing evals", attention.failing,
+             "The plan's latest run failed or misses its thresholds."),
+            ("evals.running", "Running evals", attention.running, "Queued or running now."),
+        ):  # fmt: skip
+            register_attention_source(
+                AttentionSource(
+                    key, label, frozenset({Role.ENGINEER}), items, attention.evals_url, hint=hint
+                )  # fmt: skip
+            )
         register_demo_seeder("evals.demo.seed_evals")
         register_backlog_source(
             BacklogSource(

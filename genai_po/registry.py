@@ -3,7 +3,10 @@
 The core names no domain app: each area registers what it adds, and the core shows or runs
 whatever was registered, in the order of INSTALLED_APPS.
 
-- `HOME_PANELS`: panels of the organization's home page.
+- `HOME_PANELS`, `HOME_FOCUS`: the area cards of the organization's home page, and the
+  panels at its top a role starts from (a panel may be for some roles only).
+- `register_attention_source`: a kind of thing that needs someone now ("what needs me
+  now" on the home page of the roles it names).
 - `register_role_home`: where members of a role land instead of that home page.
 - `register_demo_seeder`: a step of `seed_demo`, after the organizations exist.
 - `register_embedded_process`: a process `make run` starts beside the web app and worker.
@@ -17,6 +20,7 @@ happens when a failed case is triaged).
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 
 from django.template.loader import render_to_string
@@ -31,6 +35,10 @@ class Panel:
     key: str
     template: str
     context: Callable[..., dict | None]
+    roles: frozenset[str] = frozenset()  # the roles it is shown to; empty: every role
+
+    def shown_to(self, role: str) -> bool:
+        return not self.roles or role in self.roles
 
 
 class PanelRegistry:
@@ -53,7 +61,10 @@ class PanelRegistry:
         template.
         """
         html = []
+        role = getattr(request, "role", "")
         for panel in self._panels:
+            if not panel.shown_to(role):
+                continue
             context = panel.context(request, **kwargs)
             if context is None:
                 continue
@@ -61,7 +72,10 @@ class PanelRegistry:
         return html
 
 
-HOME_PANELS = PanelRegistry("home")
+HOME_PANELS = PanelRegistry("home")  # the areas' cards, at the foot of the home page
+# Beside "what needs you now": what a role starts from (the top of the product owner's
+# backlog, the portfolio's state for a viewer); usually given `roles`.
+HOME_FOCUS = PanelRegistry("home focus")
 
 _ROLE_HOMES: dict[str, str] = {}
 
@@ -74,6 +88,79 @@ def register_role_home(role: str, url_name: str) -> None:
 
 def role_home(role: str) -> str | None:
     return _ROLE_HOMES.get(role)
+
+
+# --- What needs someone now
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One thing that needs someone now, one click from where it is resolved."""
+
+    title: str  # "REL-2 Claims assistant v2"
+    url: str  # the page where it is resolved
+    why: str = ""  # "2 blockers: the eval run misses its threshold"
+    when: datetime | None = None  # its deadline, or since when it waits
+    late: bool = False  # past its deadline, or severe: shown first and marked
+    use_case: str = ""  # the use case's key, when it has one
+
+
+@dataclass(frozen=True)
+class AttentionSource:
+    """A kind of thing that needs attention, for some roles.
+
+    `items(request)` returns what needs attention now, most pressing first, at most
+    `ATTENTION_LIMIT + 1` (one more than shown tells that there are more); `more_url(request)`
+    is the page listing them all.
+    """
+
+    key: str
+    label: str  # "Blocked releases"
+    roles: frozenset[str]
+    items: Callable[..., list[Attention]]
+    more_url: Callable[..., str] | None = None
+    hint: str = ""  # what resolving one means, in a few words
+    position: int = 50  # the home page lists sources by position, then registration
+
+
+ATTENTION_LIMIT = 5
+
+_ATTENTION: list[AttentionSource] = []
+
+
+def register_attention_source(source: AttentionSource) -> None:
+    """Shown in registration order; a key registered again replaces the earlier source."""
+    global _ATTENTION
+    _ATTENTION = [s for s in _ATTENTION if s.key != source.key] + [source]
+
+
+def attention_sources(role: str | None = None) -> list[AttentionSource]:
+    found = [s for s in _ATTENTION if role is None or role in s.roles]
+    return sorted(found, key=lambda s: s.position)
+
+
+@dataclass
+class AttentionGroup:
+    source: AttentionSource
+    items: list[Attention]
+    more: bool  # there are more than the items shown
+    more_url: str
+
+
+def attention_for(request) -> list[AttentionGroup]:
+    """What needs the requesting member now: one group per source of their role that has
+    something, each with at most `ATTENTION_LIMIT` items, late ones first."""
+    groups = []
+    for source in attention_sources(request.role):
+        found = list(source.items(request))
+        if not found:
+            continue
+        found.sort(key=lambda a: not a.late)  # stable: the source's order within each
+        more_url = source.more_url(request) if source.more_url else ""
+        groups.append(
+            AttentionGroup(source, found[:ATTENTION_LIMIT], len(found) > ATTENTION_LIMIT, more_url)
+        )
+    return groups
 
 
 # --- Demo data

@@ -27,7 +27,7 @@ from genai_po.forms import (
 )
 from genai_po.middleware import SIGNED_IN_AT
 from genai_po.models import ApiToken, Invitation, Membership, User
-from genai_po.registry import HOME_PANELS, role_home
+from genai_po.registry import HOME_FOCUS, HOME_PANELS, attention_for, attention_sources, role_home
 from genai_po.roles import Action, Role, role_can
 
 # --- Accounts
@@ -140,11 +140,15 @@ class OrgHomeView(OrgView):
         services.user_switch_organization(user=request.user, organization=request.organization)
         if home := role_home(request.role):  # e.g. an SME starts at their inbox
             return redirect(home, request.organization.slug)
+        sources = attention_sources(request.role)
         return render(
             request,
             "genai_po/org_home.html",
             {
                 "member_count": Membership.objects.for_org(request.organization).count(),
+                "attention_checked": [s.label for s in sources],
+                "attention": attention_for(request) if sources else [],
+                "focus": HOME_FOCUS.render(request),
                 "panels": HOME_PANELS.render(request),
             },
         )

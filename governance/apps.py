@@ -8,13 +8,15 @@ class GovernanceConfig(AppConfig):
         """Plug the governance area into the others, through their registries."""
         from genai_po.registry import (
             HOME_PANELS,
+            AttentionSource,
             Panel,
+            register_attention_source,
             register_demo_seeder,
             register_periodic_task,
             register_role_home,
         )
-        from genai_po.roles import Role
-        from governance import backlog, panels
+        from genai_po.roles import PERMISSIONS, Action, Role
+        from governance import attention, backlog, panels
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
         from usecases.models import Stage
@@ -30,6 +32,29 @@ class GovernanceConfig(AppConfig):
             evaluate=panels.release_gate_check,
         )
         register_role_home(Role.REVIEWER, "review_list")
+        product = PERMISSIONS[Action.EDIT_PRODUCT]
+        register_attention_source(
+            AttentionSource(
+                "governance.blocked",
+                "Blocked releases",
+                product,
+                attention.blocked_releases,
+                attention.releases_url,
+                position=10,
+                hint="Each opens where its first blocker is resolved.",
+            )
+        )
+        register_attention_source(
+            AttentionSource(
+                "governance.reports_due",
+                "Incident reports near their deadline",
+                product,
+                attention.reports_due,
+                attention.incidents_url,
+                position=60,
+                hint="Serious incidents whose Article 73 report is due within 7 days.",
+            )
+        )
         register_periodic_task(
             "governance-incident-deadlines",
             "governance.tasks.incident_deadline_reminders",

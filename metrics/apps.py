@@ -44,17 +44,36 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from genai_po.registry import (
+            HOME_FOCUS,
             HOME_PANELS,
+            AttentionSource,
             Panel,
+            register_attention_source,
             register_demo_seeder,
             register_periodic_task,
         )
-        from metrics import backlog
+        from genai_po.roles import PERMISSIONS, Action, Role
+        from metrics import attention, backlog, home
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
         from usecases.models import Stage
 
         HOME_PANELS.register(Panel("metrics", "metrics/panels/home.html", _home_panel))
+        HOME_FOCUS.register(
+            Panel("metrics.use", "metrics/panels/home_use.html", home.portfolio_use,
+                  roles=frozenset({Role.VIEWER}))
+        )  # fmt: skip
+        register_attention_source(
+            AttentionSource(
+                "metrics.alerts",
+                "Alert breaches",
+                PERMISSIONS[Action.EDIT_PRODUCT],
+                attention.alert_breaches,
+                attention.alerts_url,
+                position=40,
+                hint="A metric is past its threshold: acknowledge it, or open an incident.",
+            )
+        )
         register_periodic_task("metrics-rollups", "metrics.tasks.rollups_update", 60)
         register_periodic_task("metrics-online-scoring", "metrics.tasks.score_online", 60)
         register_demo_seeder("metrics.demo.seed_metrics")

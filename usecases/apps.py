@@ -9,12 +9,21 @@ class UsecasesConfig(AppConfig):
     name = "usecases"
 
     def ready(self) -> None:
-        from genai_po.registry import HOME_PANELS, Panel, register_demo_seeder
-        from usecases import backlog, gates, verification
+        from genai_po.registry import HOME_FOCUS, HOME_PANELS, Panel, register_demo_seeder
+        from genai_po.roles import PERMISSIONS, Action, Role
+        from usecases import backlog, gates, home, verification
 
         gates.register_own_checks()
         verification.register_verification_provider(verification.HumanReviews())
         HOME_PANELS.register(Panel("usecases", "usecases/panels/home.html", _no_context))
+        HOME_FOCUS.register(
+            Panel("usecases.backlog", "usecases/panels/home_backlog.html", home.top_of_backlog,
+                  roles=PERMISSIONS[Action.EDIT_PRODUCT])
+        )  # fmt: skip
+        HOME_FOCUS.register(
+            Panel("usecases.portfolio", "usecases/panels/home_portfolio.html",
+                  home.portfolio_state, roles=frozenset({Role.VIEWER}))
+        )  # fmt: skip
         register_demo_seeder("usecases.demo.seed_use_cases")
         backlog.register_backlog_source(
             backlog.BacklogSource(
