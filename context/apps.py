@@ -8,7 +8,7 @@ class ContextConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the context area into the others, through their registries."""
-        from context import attention, backlog, panels
+        from context import attention, backlog, lifecycle, panels
         from context.selectors import agent_items
         from context.services import on_run_finished
         from context.triage import on_context_gap_triage
@@ -28,6 +28,8 @@ class ContextConfig(AppConfig):
         )
         from genai_po.roles import PERMISSIONS, Action, Role
         from usecases.backlog import BacklogSource, register_backlog_source
+        from usecases.lifecycle import register_stage_artifact
+        from usecases.models import Stage
         from usecases.panels import USE_CASE_PANELS
 
         register_triage_handler(
@@ -48,6 +50,12 @@ class ContextConfig(AppConfig):
         register_demo_seeder("context.demo.seed_context")
         register_published_knowledge(agent_items)
         register_role_home(Role.SME, "inbox")
+        register_stage_artifact(
+            stage=Stage.EVALUATE, key="context.inventory", describe=lifecycle.inventory_artifact
+        )
+        register_stage_artifact(
+            stage=Stage.IMPROVE, key="context.knowledge", describe=lifecycle.knowledge_loop_artifact
+        )
         product = PERMISSIONS[Action.EDIT_PRODUCT]
         register_attention_source(
             AttentionSource(

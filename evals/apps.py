@@ -9,7 +9,7 @@ class EvalsConfig(AppConfig):
 
     def ready(self) -> None:
         """Plug the evals area into the core and the use-case area (their registries)."""
-        from evals import agent_knowledge, attention, backlog, gates, panels
+        from evals import agent_knowledge, attention, backlog, gates, lifecycle, panels
         from evals.verification import EvalCaseVerifications
         from genai_po.registry import (
             HOME_PANELS,
@@ -23,6 +23,7 @@ class EvalsConfig(AppConfig):
         from genai_po.roles import PERMISSIONS, Action, Role
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
+        from usecases.lifecycle import register_stage_artifact
         from usecases.models import Stage
         from usecases.panels import USE_CASE_PANELS
         from usecases.verification import register_verification_provider
@@ -36,6 +37,9 @@ class EvalsConfig(AppConfig):
             evaluate=gates.latest_run_meets_thresholds,
         )
         register_verification_provider(EvalCaseVerifications())
+        register_stage_artifact(
+            stage=Stage.EVALUATE, key="evals.plans", describe=lifecycle.plans_artifact
+        )
         USE_CASE_PANELS.register(
             Panel("evals.plans", "evals/panels/use_case.html", panels.use_case_panel)
         )

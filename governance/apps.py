@@ -16,9 +16,10 @@ class GovernanceConfig(AppConfig):
             register_role_home,
         )
         from genai_po.roles import PERMISSIONS, Action, Role
-        from governance import attention, backlog, panels
+        from governance import attention, backlog, lifecycle, panels
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
+        from usecases.lifecycle import register_stage_artifact
         from usecases.models import Stage
         from usecases.panels import USE_CASE_PANELS
 
@@ -32,6 +33,12 @@ class GovernanceConfig(AppConfig):
             evaluate=panels.release_gate_check,
         )
         register_role_home(Role.REVIEWER, "review_list")
+        register_stage_artifact(
+            stage=Stage.DEPLOY, key="governance.release", describe=lifecycle.release_artifact
+        )
+        register_stage_artifact(
+            stage=Stage.DEPLOY, key="governance.oversight", describe=lifecycle.oversight_artifact
+        )
         product = PERMISSIONS[Action.EDIT_PRODUCT]
         register_attention_source(
             AttentionSource(

@@ -53,9 +53,10 @@ class MetricsConfig(AppConfig):
             register_periodic_task,
         )
         from genai_po.roles import PERMISSIONS, Action, Role
-        from metrics import attention, backlog, home
+        from metrics import attention, backlog, home, lifecycle
         from usecases.backlog import BacklogSource, register_backlog_source
         from usecases.gates import register_gate_check
+        from usecases.lifecycle import register_stage_artifact
         from usecases.models import Stage
 
         HOME_PANELS.register(Panel("metrics", "metrics/panels/home.html", _home_panel))
@@ -73,6 +74,9 @@ class MetricsConfig(AppConfig):
                 position=40,
                 hint="A metric is past its threshold: acknowledge it, or open an incident.",
             )
+        )
+        register_stage_artifact(
+            stage=Stage.MONITOR, key="metrics.dashboard", describe=lifecycle.dashboard_artifact
         )
         register_periodic_task("metrics-rollups", "metrics.tasks.rollups_update", 60)
         register_periodic_task("metrics-online-scoring", "metrics.tasks.score_online", 60)

@@ -11,9 +11,16 @@ class UsecasesConfig(AppConfig):
     def ready(self) -> None:
         from genai_po.registry import HOME_FOCUS, HOME_PANELS, Panel, register_demo_seeder
         from genai_po.roles import PERMISSIONS, Action, Role
-        from usecases import backlog, gates, home, verification
+        from usecases import backlog, gates, home, lifecycle, verification
+        from usecases.models import Stage
 
         gates.register_own_checks()
+        for stage, key, describe in (
+            (Stage.DISCOVER, "usecases.brief", lifecycle.brief_artifact),
+            (Stage.PROTOTYPE, "usecases.prd", lifecycle.prd_artifact),
+            (Stage.IMPROVE, "usecases.backlog", lifecycle.backlog_artifact),
+        ):
+            lifecycle.register_stage_artifact(stage=stage, key=key, describe=describe)
         verification.register_verification_provider(verification.HumanReviews())
         HOME_PANELS.register(Panel("usecases", "usecases/panels/home.html", _no_context))
         HOME_FOCUS.register(

@@ -139,10 +139,17 @@ def risk_check(uc: UseCase, readiness) -> Check:
 
 
 def backlog_check(uc: UseCase, readiness) -> Check:
-    return Check(
+    """Met when no eval run of the use case has failures nobody triaged (the backlog's
+    "eval failure" entries)."""
+    from usecases.backlog import backlog_of
+
+    waiting = backlog_of(uc.organization, use_case=uc, kinds=["eval_failure"]).entries
+    return check(
         "Failures are triaged into a backlog",
-        UNAVAILABLE,
-        "The backlog arrives with evals and context, not built yet.",
+        not waiting,
+        f"{len(waiting)} run{'s' * (len(waiting) != 1)} with failures nobody triaged: "
+        "triage them from the run page or the backlog.",
+        "Every failure of the latest runs is triaged.",
     )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from usecases.views import backlog, briefs, portfolio, prd
+from usecases.views import backlog, briefs, lifecycle, portfolio, prd
 
 uc = "<int:use_case>/"
 req = uc + "requirements/<int:requirement>/"
@@ -19,6 +19,7 @@ urlpatterns = [
     path(uc + "archive/", briefs.UseCaseArchiveView.as_view(), name="usecase_archive"),
     path(uc + "stage/", briefs.UseCaseStageView.as_view(), name="usecase_stage"),
     path(uc + "scores/", briefs.UseCaseScoresView.as_view(), name="usecase_scores"),
+    path(uc + "lifecycle/", lifecycle.LifecycleView.as_view(), name="usecase_lifecycle"),
     path(uc + "prd/", prd.PrdView.as_view(), name="prd"),
     path(uc + "prd/versions/", prd.PrdVersionsView.as_view(), name="prd_versions"),
     path(uc + "prd/export.md", prd.PrdMarkdownView.as_view(), name="prd_markdown"),

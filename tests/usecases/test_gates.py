@@ -233,7 +233,28 @@ def test_monitor_asks_for_live_dashboards_and_improve_for_the_backlog(briefed):
          "no alert rule (for example on the error or escalation rate)."),
     ]  # fmt: skip
     assert _checks(briefed, "improve") == [
-        (BACKLOG, "unavailable", "The backlog arrives with evals and context, not built yet."),
+        (BACKLOG, "met", "Every failure of the latest runs is triaged."),
+    ]
+
+
+def test_improve_waits_until_the_failures_of_the_latest_runs_are_triaged(org_a):
+    from evals import services as eval_services
+    from genai_po.actors import Actor
+    from tests.factories.evals import EvalPlanFactory, make_run
+
+    uc = UseCaseFactory(organization=org_a)
+    run = make_run(org_a, EvalPlanFactory(organization=org_a, use_case=uc), results=("fail",))
+    assert _checks(uc, "improve") == [
+        (BACKLOG, "missing", "1 run with failures nobody triaged: triage them from the run page "
+                             "or the backlog."),
+    ]  # fmt: skip
+    result = run.results.get()
+    eval_services.triage_set(
+        actor=Actor.system(organization=org_a, label="test"), run=run, case=result.case,
+        category="model_error", note="Wording",
+    )  # fmt: skip
+    assert _checks(uc, "improve") == [
+        (BACKLOG, "met", "Every failure of the latest runs is triaged.")
     ]
 
 
